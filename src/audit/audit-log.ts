@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Clock } from '../clock.js';
+import { BastionError, describeError } from '../errors.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Every kind of audited fact. */
+export type AuditEventType =
+  | 'bastion.start'
+  | 'bastion.stop'
+  | 'audit.recovered'
+  | 'connection.refused'
+  | 'login.failure'
+  | 'login.locked'
+  | 'login.success'
+  | 'access.refused'
+  | 'channel.refused'
+  | 'session.start'
+  | 'session.end';
+
+export interface AuditEvent {
+  readonly type: AuditEventType;
+  readonly [field: string]: unknown;
+}
+
+/** Where audited facts go. Implementations must make a fact durable before `record` resolves. */
+export interface AuditSink {
+  record(event: AuditEvent): Promise<void>;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * Append-only JSON-lines audit log. Each line carries `seq` and `prev`, the SHA-256 of the previous
+ * line's text, so any edit, deletion or reordering breaks the chain. Lines are fsynced before
+ * `record` resolves; concurrent records are written in order and share an fsync.
+ */
+export class AuditLog implements AuditSink {
+  private pending: { line: string; done: (err?: unknown) => void }[] = [];
+  private flushing = false;
+  private closed = false;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly clock: Clock,
+    private prev: string,
+    private seq: number,
+  ) {}
+
+  /** Opens (or creates, mode 0600) the log, recovering from a line torn by a crash. */
+  static async open(path: string, clock: Clock): Promise<AuditLog> {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'a+', 0o600);
+    } catch (err) {
+      throw new BastionError('AUDIT_IO', `cannot open audit log ${path}: ${describeError(err)}`, { cause: err });
+    }
+    const { lastLine, tornBytes, size } = await readTail(fh);
+    let torn = 0;
+    if (tornBytes > 0) {
+      await fh.truncate(size - tornBytes);
+      torn = tornBytes;
+    }
+    let prev = GENESIS_HASH;
+    let seq = 0;
+    if (lastLine !== undefined) {
+      prev = sha256Hex(lastLine);
+      try {
+        seq = Number((JSON.parse(lastLine) as { seq?: unknown }).seq) || 0;
+      } catch {
+        seq = 0;
+      }
+    }
+    const log = new AuditLog(fh, clock, prev, seq);
+    if (torn > 0) await log.record({ type: 'audit.recovered', dropped_bytes: torn, note: 'a partial line left by a crash was removed' });
+    return log;
+  }
+
+  record(event: AuditEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new BastionError('AUDIT_IO', 'audit log is closed'));
+    this.seq += 1;
+    const { type, ...fields } = event;
+    const line = JSON.stringify({ seq: this.seq, ts: new Date(this.clock.now()).toISOString(), type, ...fields, prev: this.prev });
+    this.prev = sha256Hex(line);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ line, done: (err) => (err ? reject(err) : resolve()) });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.fh.write(batch.map((b) => b.line + '\n').join(''));
+        await this.fh.datasync();
+        for (const b of batch) b.done();
+      } catch (err) {
+        const e = new BastionError('AUDIT_IO', `cannot write audit log: ${describeError(err)}`, { cause: err });
+        for (const b of batch) b.done(e);
+      }
+    }
+    this.flushing = false;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing || this.pending.length > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.fh.close();
+  }
+}
+
+async function readTail(fh: FileHandle): Promise<{ lastLine?: string; tornBytes: number; size: number }> {
+  const { size } = await fh.stat();
+  if (size === 0) return { tornBytes: 0, size };
+  // Lines are small; 1 MiB of tail always holds the last complete one.
+  const len = Math.min(size, 1 << 20);
+  const buf = Buffer.alloc(len);
+  await fh.read(buf, 0, len, size - len);
+  const text = buf.toString('utf8');
+  const lastNl = text.lastIndexOf('\n');
+  const tornBytes = Buffer.byteLength(text.slice(lastNl + 1));
+  if (lastNl < 0) return { tornBytes, size };
+  const before = text.lastIndexOf('\n', lastNl - 1);
+  return { lastLine: text.slice(before + 1, lastNl), tornBytes, size };
+}

@@ -1,0 +1,212 @@
+import type { Config, UserConfig } from '../config/load.js';
+import type { Clock } from '../clock.js';
+import type { AuditSink } from '../audit/audit-log.js';
+import { authorize } from '../policy/policy.js';
+import { findKey, type AuthorizedKey } from './keys.js';
+import { parseLoginName, printable } from './login-name.js';
+import { readTotpSecret, type TotpVerifier } from './totp.js';
+import type { Lockouts } from './lockout.js';
+import { validateJustification, type Justification } from './justification.js';
+import { formatDuration } from '../config/duration.js';
+import type { AuthRequest, AuthResult, Principal, Prompter } from './types.js';
+
+export interface LoginDeps {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly audit: AuditSink;
+  readonly totp: TotpVerifier;
+  readonly lockouts: Lockouts;
+}
+
+const JUSTIFICATION_ATTEMPTS = 3;
+const TITLE = 'Bastion login';
+
+/**
+ * The login of one connection, in order: publickey, then (keyboard-interactive) a TOTP code, the
+ * target decision and a justification. ssh2 callbacks only translate into `handle`; every rule
+ * lives here. One instance per connection.
+ */
+export class LoginFlow {
+  /** Set once publickey has been proven; later steps must come for the same user name. */
+  private keyProven?: { username: string; user: UserConfig; key: AuthorizedKey; target?: string };
+  /** True once something about this login has been audited (so a silent disconnect gets one line). */
+  private audited = false;
+  private lastFailure = 'no authentication attempted';
+  /** Once refused, a connection gets no further prompts (OpenSSH retries keyboard-interactive on its own). */
+  private refused = false;
+
+  constructor(
+    private readonly deps: LoginDeps,
+    private readonly peer: { ip: string; port: number },
+  ) {}
+
+  async handle(req: AuthRequest): Promise<AuthResult> {
+    if (this.refused) return { status: 'refused' };
+    const result = await this.step(req);
+    if (result.status === 'refused') this.refused = true;
+    return result;
+  }
+
+  private async step(req: AuthRequest): Promise<AuthResult> {
+    switch (req.method) {
+      case 'none':
+        return { status: 'need', methods: ['publickey'], partial: false };
+      case 'publickey':
+        return this.publickey(req);
+      case 'keyboard-interactive':
+        return this.keyboardInteractive(req.username, req.prompter);
+      case 'other':
+        this.lastFailure = `method ${printable(req.name, 32)} not offered`;
+        return { status: 'need', methods: this.keyProven ? ['keyboard-interactive'] : ['publickey'], partial: false };
+    }
+  }
+
+  /** Called when the connection ends without a successful login. */
+  async abandoned(reason: 'timeout' | 'disconnected', username?: string): Promise<void> {
+    if (this.audited) return;
+    await this.audit({ type: 'login.failure', user: username ? printable(username) : undefined, method: 'connection', reason: reason === 'timeout' ? 'login timed out' : this.lastFailure });
+  }
+
+  private publickey(req: Extract<AuthRequest, { method: 'publickey' }>): AuthResult {
+    const name = parseLoginName(req.username);
+    const user = name.ok ? this.deps.config.users[name.user] : undefined;
+    // Unknown users and unknown keys take the same path and get the same answer.
+    const key = findKey(user?.keys ?? [], req.keyBlob);
+    if (!name.ok || !user || !key) {
+      this.lastFailure = 'publickey: no acceptable key';
+      return { status: 'need', methods: ['publickey'], partial: false };
+    }
+    if (!req.signed) return { status: 'key-ok' };
+    if (!key.verify(req.signed.data, req.signed.signature, req.signed.hashAlgo)) {
+      this.lastFailure = 'publickey: bad signature';
+      return { status: 'need', methods: ['publickey'], partial: false };
+    }
+    this.keyProven = { username: req.username, user, key, ...(name.target !== undefined ? { target: name.target } : {}) };
+    return { status: 'need', methods: ['keyboard-interactive'], partial: true };
+  }
+
+  private async keyboardInteractive(username: string, prompter: Prompter): Promise<AuthResult> {
+    const proven = this.keyProven;
+    if (!proven || proven.username !== username) {
+      this.keyProven = undefined;
+      return { status: 'need', methods: ['publickey'], partial: false };
+    }
+    const { user } = proven;
+    const base = { user: user.name, ip: this.peer.ip, key: proven.key.fingerprint };
+
+    const lock = await this.deps.lockouts.status(user.name, this.deps.clock.now());
+    if (lock.locked) {
+      await this.audit({ type: 'login.locked', ...base, until: new Date(lock.until).toISOString(), note: 'login attempted while locked' });
+      await tell(prompter, `This account is locked after too many wrong codes until ${hhmm(lock.until)} UTC. Ask security if this is unexpected.`);
+      return { status: 'refused' };
+    }
+
+    const mfa = await this.verifyTotp(user, prompter, base);
+    if (mfa !== 'ok') return { status: 'refused' };
+
+    const decision = authorize(user, proven.target, this.deps.config);
+    if (!decision.allow) {
+      const requested = decision.requested === undefined ? undefined : printable(decision.requested);
+      await this.audit({ type: 'access.refused', ...base, target: requested, reason: decision.reason });
+      const list = decision.allowed.length > 0 ? decision.allowed.join(', ') : 'none';
+      const why =
+        decision.reason === 'no-target'
+          ? `Name a target: ssh -p PORT ${user.name}:TARGET@HOST. Your targets: ${list}.`
+          : `You may not open target "${requested}". Your targets: ${list}.`;
+      await tell(prompter, why);
+      return { status: 'refused' };
+    }
+
+    const justification = await this.askJustification(prompter, base);
+    if (!justification) return { status: 'refused' };
+
+    const principal: Principal = {
+      user: user.name,
+      target: decision.target,
+      via: decision.via,
+      ticket: justification.ticket,
+      reason: justification.reason,
+      keyFingerprint: proven.key.fingerprint,
+      mfa: 'totp',
+    };
+    await this.audit({ type: 'login.success', ...base, target: principal.target, via: principal.via, mfa: 'totp', ticket: principal.ticket, reason: principal.reason });
+    return { status: 'accepted', principal };
+  }
+
+  private async verifyTotp(user: UserConfig, prompter: Prompter, base: Record<string, string>): Promise<'ok' | 'refused'> {
+    const secret = await readTotpSecret(user.totp_secret_file);
+    if (!secret) {
+      await this.audit({ type: 'login.failure', ...base, method: 'totp', reason: 'not enrolled' });
+      await tell(prompter, `MFA is not set up for ${user.name}. An administrator must run: bastion totp enroll ${user.name}`);
+      return 'refused';
+    }
+    const attempts = this.deps.config.auth.totp.attempts_per_connection;
+    let note = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const answers = await prompter.ask(TITLE, note, [{ prompt: 'Verification code (6 digits from your authenticator app): ', echo: false }]);
+      if (answers === undefined) return 'refused';
+      const now = this.deps.clock.now();
+      const outcome = await this.deps.totp.check(user.name, secret, answers[0] ?? '', now);
+      if (outcome.ok) {
+        await this.deps.lockouts.succeed(user.name);
+        return 'ok';
+      }
+      await this.audit({ type: 'login.failure', ...base, method: 'totp', reason: outcome.reason });
+      const lock = await this.deps.lockouts.fail(user.name, now);
+      if (lock.locked) {
+        const { duration } = this.deps.config.auth.lockout;
+        await this.audit({ type: 'login.locked', ...base, until: new Date(lock.until).toISOString(), duration_ms: duration });
+        await tell(prompter, `Too many wrong codes: ${user.name} is locked for ${formatDuration(duration)}, until ${hhmm(lock.until)} UTC.`);
+        return 'refused';
+      }
+      const why =
+        outcome.reason === 'malformed'
+          ? 'That is not a code: enter the 6 digits your authenticator app shows.'
+          : outcome.reason === 'replayed'
+            ? 'That code was already used. Wait for the next code and enter it.'
+            : 'That code is not valid. Check the clock of your device and enter the current code.';
+      const left = attempts - attempt;
+      if (left === 0) {
+        await tell(prompter, `${why} Too many attempts on this connection; connect again.`);
+        return 'refused';
+      }
+      note = `${why} (${left} ${left === 1 ? 'try' : 'tries'} left on this connection)`;
+    }
+    return 'refused';
+  }
+
+  private async askJustification(prompter: Prompter, base: Record<string, string>): Promise<Justification | undefined> {
+    const rules = this.deps.config.auth.justification;
+    let note = `Every session is recorded. Give the incident ticket (e.g. ${rules.ticket_example}) and what you will do and why (at least ${rules.min_reason_length} characters).`;
+    for (let attempt = 1; attempt <= JUSTIFICATION_ATTEMPTS; attempt++) {
+      const answers = await prompter.ask(TITLE, note, [
+        { prompt: `Incident ticket (e.g. ${rules.ticket_example}): `, echo: true },
+        { prompt: 'Reason for access: ', echo: true },
+      ]);
+      if (answers === undefined) return undefined;
+      const result = validateJustification(answers[0] ?? '', answers[1] ?? '', rules);
+      if (result.ok) return result.value;
+      await this.audit({ type: 'login.failure', ...base, method: 'justification', field: result.field, reason: result.message });
+      if (attempt === JUSTIFICATION_ATTEMPTS) {
+        await tell(prompter, `Justification refused: ${result.message}. Connect again.`);
+        return undefined;
+      }
+      note = `Justification refused: ${result.message}.`;
+    }
+    return undefined;
+  }
+
+  private async audit(event: Parameters<AuditSink['record']>[0]): Promise<void> {
+    this.audited = true;
+    await this.deps.audit.record(event);
+  }
+}
+
+/** Shows a message through keyboard-interactive (an info request with no prompts; OpenSSH prints it). */
+async function tell(prompter: Prompter, message: string): Promise<void> {
+  await prompter.ask(TITLE, message, []);
+}
+
+function hhmm(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 16);
+}

@@ -1,0 +1,40 @@
+import type { Decision } from '../policy/policy.js';
+
+/** Who logged in, to what, and why: everything a session needs to know about its login. */
+export interface Principal {
+  readonly user: string;
+  readonly target: string;
+  readonly via: Extract<Decision, { allow: true }>['via'];
+  readonly ticket: string;
+  readonly reason: string;
+  readonly keyFingerprint: string;
+  readonly mfa: 'totp';
+}
+
+export type AuthMethod = 'publickey' | 'keyboard-interactive';
+
+/** What the connection answers the client. */
+export type AuthResult =
+  | { status: 'accepted'; principal: Principal }
+  /** publickey query without signature: "this key would be accepted". */
+  | { status: 'key-ok' }
+  /** Go on with these methods; `partial` when the step just taken succeeded. */
+  | { status: 'need'; methods: readonly AuthMethod[]; partial: boolean }
+  /** Refused for good on this connection: the client is disconnected. */
+  | { status: 'refused' };
+
+export interface PromptSpec {
+  readonly prompt: string;
+  readonly echo: boolean;
+}
+
+/** keyboard-interactive round trips, adapted from the SSH library. Resolves undefined when the client went away. */
+export interface Prompter {
+  ask(title: string, instructions: string, prompts: readonly PromptSpec[]): Promise<string[] | undefined>;
+}
+
+export type AuthRequest =
+  | { method: 'none'; username: string }
+  | { method: 'publickey'; username: string; keyBlob: Buffer; signed?: { data: Buffer; signature: Buffer; hashAlgo?: string } }
+  | { method: 'keyboard-interactive'; username: string; prompter: Prompter }
+  | { method: 'other'; username: string; name: string };

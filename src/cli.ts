@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { BastionError, describeError } from './errors.js';
+import { VERSION } from './version.js';
+import { auditVerify, keysInit, serve, totpEnroll } from './cli/commands.js';
+
+/** Runs a command; known errors become one clear line and an exit code, never a stack trace. */
+async function run(action: () => Promise<number | void> | number | void): Promise<void> {
+  try {
+    const code = await action();
+    if (typeof code === 'number') process.exitCode = code;
+  } catch (err) {
+    if (err instanceof BastionError) {
+      process.stderr.write(`bastion: ${err.message}\n`);
+      process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'CONFIG_NOT_FOUND' ? 2 : 1;
+    } else {
+      process.stderr.write(`bastion: unexpected error: ${describeError(err)}\n`);
+      process.exitCode = 70;
+    }
+  }
+}
+
+const program = new Command()
+  .name('bastion')
+  .description('SSH bastion for emergency access: publickey + TOTP + justification, audited')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the bastion')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .action((o: { config: string }) => run(() => serve(o.config)));
+
+const totp = program.command('totp').description('TOTP (MFA) secrets');
+totp
+  .command('enroll <user>')
+  .description('create a TOTP secret for USER, store it 0600, print the otpauth URI and a QR code')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .option('--force', 'replace an existing secret', false)
+  .action((user: string, o: { config: string; force: boolean }) => run(() => totpEnroll(o.config, user, o.force)));
+
+const audit = program.command('audit').description('the audit log');
+audit
+  .command('verify')
+  .description('check the hash chain of the audit log; names the first line that fails')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .option('-f, --file <path>', 'audit log file (default: <data_dir>/audit/audit.jsonl)')
+  .action((o: { config: string; file?: string }) => run(() => auditVerify(o.config, o.file)));
+
+const keys = program.command('keys').description('key material');
+keys
+  .command('init <dir>')
+  .description('generate a new Ed25519 host key in DIR')
+  .option('--force', 'replace existing keys', false)
+  .action((dir: string, o: { force: boolean }) => run(() => keysInit(dir, o.force)));
+
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`bastion: internal error: ${describeError(err)}\n`);
+  process.exit(70);
+});
+
+await program.parseAsync(process.argv);

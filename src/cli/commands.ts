@@ -1,0 +1,80 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { generateSecret, generateURI } from 'otplib';
+import QRCode from 'qrcode';
+import { loadConfig } from '../config/load.js';
+import { BastionError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { startBastion } from '../main.js';
+import { verifyAuditLog } from '../audit/verify.js';
+import { banner } from './banner.js';
+import { writeSecretFile } from './files.js';
+
+/** `bastion serve`: run until SIGTERM/SIGINT, then drain. */
+export async function serve(configFile: string): Promise<void> {
+  const config = loadConfig(configFile);
+  const log = createLogger({ level: config.log_level });
+  const bastion = await startBastion(config, log);
+  process.stdout.write('\n' + banner(config, bastion.ssh.host, bastion.ssh.port) + '\n');
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void bastion.stop(sig).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** `bastion totp enroll USER`: new secret, stored 0600 where the config says; prints URI and QR code. */
+export async function totpEnroll(configFile: string, user: string, force: boolean): Promise<void> {
+  const config = loadConfig(configFile);
+  const u = config.users[user];
+  if (!u) throw new BastionError('USER_UNKNOWN', `no user "${user}" in ${configFile} (users: ${Object.keys(config.users).join(', ')})`);
+  const secret = generateSecret({ length: 20 });
+  writeSecretFile(u.totp_secret_file, secret + '\n', force);
+  const uri = generateURI({ issuer: config.auth.totp.issuer, label: user, secret });
+  const qr = await QRCode.toString(uri, { type: 'terminal', small: true });
+  process.stdout.write(
+    [
+      `TOTP secret for ${user} written to ${u.totp_secret_file} (mode 0600).`,
+      'Scan this with the authenticator app, or enter the URI by hand:',
+      '',
+      qr,
+      uri,
+      '',
+      'Hand this to the user over a trusted channel only; it is shown once.',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** `bastion audit verify`: exit 0 when the chain holds, 1 naming the first bad line. */
+export async function auditVerify(configFile: string, file?: string): Promise<number> {
+  const path = file ?? join(loadConfig(configFile).data_dir, 'audit', 'audit.jsonl');
+  let result;
+  try {
+    result = await verifyAuditLog(path);
+  } catch (err) {
+    throw new BastionError('AUDIT_IO', `cannot read audit log ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (result.ok) {
+    process.stdout.write(`OK: ${path}: ${result.lines} lines, hash chain intact\n`);
+    return 0;
+  }
+  process.stdout.write(`FAILED: ${path}: line ${result.line}: ${result.reason}\n`);
+  return 1;
+}
+
+/** `bastion keys init DIR`: a new Ed25519 host key (0600) and its .pub. */
+export function keysInit(dir: string, force: boolean): void {
+  const path = join(dir, 'ssh_host_ed25519_key');
+  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'bastion host key' });
+  writeSecretFile(path, pair.private, force);
+  writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
+  process.stdout.write(`Host key written to ${path} (0600) and ${path}.pub\nPoint host_keys in your config at it.\n`);
+}

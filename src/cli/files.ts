@@ -1,0 +1,20 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BastionError } from '../errors.js';
+
+/** Writes a file holding a secret: mode 0600, parent 0700, atomically; refuses to overwrite unless `force`. */
+export function writeSecretFile(path: string, content: string, force = false): void {
+  if (!force && existsSync(path)) {
+    throw new BastionError('FILE_EXISTS', `${path} already exists; pass --force to replace it`);
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}

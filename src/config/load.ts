@@ -1,0 +1,179 @@
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve, basename, relative, isAbsolute } from 'node:path';
+import { parseDocument } from 'yaml';
+import { BastionError, describeError } from '../errors.js';
+import { configSchema, type RawConfig } from './schema.js';
+import { checkPrivateKey, looksLikeKeyLine, parseAuthorizedKeys, type AuthorizedKey } from '../auth/keys.js';
+
+export interface UserConfig {
+  readonly name: string;
+  readonly keys: readonly AuthorizedKey[];
+  /** The key files the keys came from (absolute), for messages. */
+  readonly key_files: readonly string[];
+  readonly totp_secret_file: string; // absolute
+  readonly roles: readonly string[];
+  readonly default_target: string | undefined;
+}
+
+/** The validated, resolved and frozen configuration. Paths are absolute. */
+export type Config = Readonly<
+  Omit<RawConfig, 'users' | 'host_keys'> & {
+    /** The file it came from, as given (for messages). */
+    file: string;
+    host_keys: readonly { path: string; pem: Buffer }[];
+    users: Readonly<Record<string, UserConfig>>;
+  }
+>;
+
+/** Reads, validates and resolves a config file. Throws BastionError('CONFIG_INVALID') listing every problem. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BastionError('CONFIG_NOT_FOUND', `${file}: cannot read config: ${describeError(err)}`, { cause: err });
+  }
+  return parseConfig(text, file);
+}
+
+/** Validates config text; `file` names it in messages and anchors relative paths. */
+export function parseConfig(text: string, file: string): Config {
+  const label = displayName(file);
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => `${label}: YAML: ${e.message.split('\n')[0]}`);
+    throw new BastionError('CONFIG_INVALID', lines.join('\n'));
+  }
+  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${label}: ${formatPath(i.path) || '(top level)'}: ${i.message}`);
+    throw new BastionError('CONFIG_INVALID', lines.join('\n'));
+  }
+  return resolveConfig(parsed.data, file, label);
+}
+
+function resolveConfig(raw: RawConfig, file: string, label: string): Config {
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const errors: string[] = [];
+  const fail = (path: string, message: string) => errors.push(`${label}: ${path}: ${message}`);
+
+  const host_keys = raw.host_keys.flatMap((p, i) => {
+    const path = abs(p);
+    const pem = readOrFail(path, `host_keys[${i}]`, fail);
+    if (!pem) return [];
+    const check = checkPrivateKey(pem);
+    if (!check.ok) {
+      fail(`host_keys[${i}]`, `${path}: not a usable private host key: ${check.message}`);
+      return [];
+    }
+    return [{ path, pem }];
+  });
+
+  const data_dir = abs(raw.data_dir);
+  const secretsDir = abs(raw.auth.totp.secrets_dir ?? resolve(data_dir, 'totp'));
+
+  for (const [roleName, role] of Object.entries(raw.roles)) {
+    role.standing.forEach((t, i) => {
+      if (!raw.targets[t]) fail(`roles.${roleName}.standing[${i}]`, `unknown target "${t}" (known: ${known(raw.targets)})`);
+    });
+  }
+
+  const users: Record<string, UserConfig> = {};
+  for (const [userName, u] of Object.entries(raw.users)) {
+    const keys: AuthorizedKey[] = [];
+    const keyFiles: string[] = [];
+    u.keys.forEach((entry, i) => {
+      const where = `users.${userName}.keys[${i}]`;
+      let text: string;
+      if (looksLikeKeyLine(entry)) text = entry;
+      else {
+        const buf = readOrFail(abs(entry), where, fail);
+        if (!buf) return;
+        keyFiles.push(abs(entry));
+        text = buf.toString('utf8');
+      }
+      const res = parseAuthorizedKeys(text);
+      if (!res.ok) fail(where, `line ${res.line}: ${res.message}`);
+      else if (res.keys.length === 0) fail(where, 'no public key found');
+      else keys.push(...res.keys);
+    });
+    u.roles.forEach((r, i) => {
+      if (!raw.roles[r]) fail(`users.${userName}.roles[${i}]`, `unknown role "${r}" (known: ${known(raw.roles)})`);
+    });
+    if (u.default_target !== undefined && !raw.targets[u.default_target]) {
+      fail(`users.${userName}.default_target`, `unknown target "${u.default_target}" (known: ${known(raw.targets)})`);
+    }
+    users[userName] = Object.freeze({
+      name: userName,
+      keys: Object.freeze(keys),
+      key_files: Object.freeze(keyFiles),
+      totp_secret_file: u.totp_secret_file ? abs(u.totp_secret_file) : resolve(secretsDir, `${userName}.totp`),
+      roles: Object.freeze([...u.roles]),
+      default_target: u.default_target,
+    });
+  }
+
+  for (const [name, t] of Object.entries(raw.targets)) {
+    if (t.cwd !== undefined && !isDirectory(abs(t.cwd))) fail(`targets.${name}.cwd`, `not a directory: ${abs(t.cwd)}`);
+  }
+
+  if (errors.length > 0) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
+
+  const targets = Object.fromEntries(
+    Object.entries(raw.targets).map(([n, t]) => [n, { ...t, cwd: t.cwd === undefined ? undefined : abs(t.cwd) }]),
+  );
+  return deepFreeze({
+    ...raw,
+    file,
+    data_dir,
+    host_keys,
+    targets,
+    auth: { ...raw.auth, totp: { ...raw.auth.totp, secrets_dir: secretsDir } },
+    users,
+  });
+}
+
+function readOrFail(path: string, where: string, fail: (p: string, m: string) => void): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(where, code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path}: ${describeError(err)}`);
+    return undefined;
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function known(rec: Record<string, unknown>): string {
+  const names = Object.keys(rec);
+  return names.length > 0 ? names.join(', ') : 'none';
+}
+
+/** users.alice.keys[0] style, as in the config file. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, seg) => {
+    if (typeof seg === 'number') return `${acc}[${seg}]`;
+    return acc === '' ? String(seg) : `${acc}.${String(seg)}`;
+  }, '');
+}
+
+function displayName(file: string): string {
+  const rel = relative(process.cwd(), resolve(file));
+  return rel.startsWith('..') ? file : rel || basename(file);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

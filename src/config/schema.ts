@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration written as "15m", "60s", "2h" or a number of seconds; parsed to milliseconds. */
+const duration = (min = 0, max = 366 * 86_400_000) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms < min || ms > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration like "90s", "15m" or "2h" between ${min / 1000}s and ${max / 86_400_000}d, got ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** Names that end up in usernames (`user:target`), file names and logs: keep them boring. */
+export const NAME_PATTERN = /^[a-z_][a-z0-9_.-]{0,63}$/;
+const name = z.string().regex(NAME_PATTERN, 'expected a lowercase name (a-z, 0-9, "_", ".", "-"; at most 64 characters)');
+
+const localTarget = z.strictObject({
+  type: z.literal('local'),
+  description: z.string().max(200).optional(),
+  /** Interactive sessions run `shell -l`; exec requests run `shell -c COMMAND`. */
+  shell: z.string().min(1).default('/bin/bash'),
+  cwd: z.string().min(1).optional(),
+  /** Fixed environment for the target, on top of a minimal base (PATH, HOME, USER, SHELL). */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+});
+
+const target = z.discriminatedUnion('type', [localTarget]);
+
+const role = z.strictObject({
+  description: z.string().max(200).optional(),
+  /** Targets members may always reach. */
+  standing: z.array(name).default([]),
+});
+
+const user = z.strictObject({
+  /** Authorized keys: paths to files in authorized_keys format, or inline OpenSSH public key lines. */
+  keys: z.array(z.string().min(1)).min(1, 'expected at least one key'),
+  /** Where this user's TOTP secret lives; default `<auth.totp.secrets_dir>/<user>.totp`. */
+  totp_secret_file: z.string().min(1).optional(),
+  roles: z.array(name).default([]),
+  default_target: name.optional(),
+});
+
+export const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(2222),
+    })
+    .default({ host: '127.0.0.1', port: 2222 }),
+  host_keys: z.array(z.string().min(1)).min(1, 'expected at least one host key file'),
+  data_dir: z.string().min(1).default('./data'),
+  /** Print copy-paste login instructions (key and TOTP paths) at start-up: for demos, not production. */
+  demo_banner: z.boolean().default(false),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long SIGTERM waits for running sessions before closing them. */
+  shutdown_grace: duration(0, 3_600_000).default(30_000),
+  auth: z
+    .strictObject({
+      /** A login (publickey through justification) must finish within this time. */
+      login_timeout: duration(1000, 600_000).default(60_000),
+      totp: z
+        .strictObject({
+          issuer: z.string().min(1).max(64).default('Bastion'),
+          secrets_dir: z.string().min(1).optional(),
+          /** Wrong codes allowed on one connection before it is closed (sshd's default is similar). */
+          attempts_per_connection: z.number().int().min(1).max(10).default(3),
+        })
+        .prefault({}),
+      justification: z
+        .strictObject({
+          ticket_pattern: z
+            .string()
+            .default('^(INC|PD|CHG|SEC)-[0-9]{1,10}$')
+            .refine((p) => isValidRegex(p), 'expected a valid regular expression'),
+          ticket_example: z.string().default('INC-1234'),
+          min_reason_length: z.number().int().min(1).max(500).default(20),
+          max_reason_length: z.number().int().min(20).max(4000).default(500),
+        })
+        .prefault({}),
+      lockout: z
+        .strictObject({
+          max_failures: z.number().int().min(1).max(100).default(5),
+          window: duration(1000).default(15 * 60_000),
+          duration: duration(1000).default(15 * 60_000),
+        })
+        .prefault({}),
+      rate_limit: z
+        .strictObject({
+          /** New connections per source address per minute; beyond it connections are dropped at once. */
+          connections_per_minute: z.number().int().min(1).max(100_000).default(60),
+          /** Unauthenticated connections one source address may hold open at once. */
+          max_pending_per_ip: z.number().int().min(1).max(10_000).default(20),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  session: z
+    .strictObject({
+      /** Client environment variables passed to targets (`*` is a suffix wildcard). TERM comes from the pty request. */
+      env_allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)).default(['LANG', 'LC_*']),
+    })
+    .prefault({}),
+  targets: z.record(name, target),
+  roles: z.record(name, role).default({}),
+  users: z.record(name, user),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type TargetConfig = z.output<typeof target>;
+export type LocalTargetConfig = z.output<typeof localTarget>;
+
+function isValidRegex(p: string): boolean {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

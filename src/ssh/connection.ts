@@ -1,0 +1,162 @@
+import type { AuthContext, Connection, ClientInfo } from 'ssh2';
+import type { Logger } from '../log.js';
+import { LoginFlow, type LoginDeps } from '../auth/login-flow.js';
+import type { AuthRequest, AuthResult, Principal, Prompter } from '../auth/types.js';
+import { handleSession } from '../session/session.js';
+import type { SessionRegistry } from '../session/registry.js';
+import type { TargetConnector } from '../targets/target.js';
+import { describeError } from '../errors.js';
+import { printable } from '../auth/login-name.js';
+
+export interface ConnectionDeps extends LoginDeps {
+  readonly log: Logger;
+  readonly registry: SessionRegistry;
+  readonly connectors: ReadonlyMap<string, TargetConnector>;
+  readonly accepting: () => boolean;
+  /** Called once when the connection is no longer pending login (logged in or gone). */
+  readonly onSettled: () => void;
+}
+
+/**
+ * One SSH connection: turns ssh2's authentication contexts into `AuthRequest`s for the LoginFlow,
+ * and its channel requests into sessions. No rule about who may do what lives here.
+ */
+export function handleConnection(client: Connection, info: ClientInfo, deps: ConnectionDeps): void {
+  const peer = { ip: info.ip, port: info.port };
+  const flow = new LoginFlow(deps, peer);
+  const log = deps.log.child({ ip: peer.ip, port: peer.port });
+  let principal: Principal | undefined;
+  let lastUsername: string | undefined;
+  let settled = false;
+  let queue: Promise<unknown> = Promise.resolve();
+  const gone = new Promise<undefined>((resolve) => client.once('close', () => resolve(undefined)));
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(loginTimer);
+    deps.onSettled();
+  };
+
+  const loginTimer = setTimeout(() => {
+    if (principal) return;
+    void flow.abandoned('timeout', lastUsername).catch(() => undefined);
+    log.info('login timed out');
+    settle();
+    client.end();
+  }, deps.config.auth.login_timeout);
+
+  client.on('authentication', (ctx: AuthContext) => {
+    lastUsername = ctx.username;
+    const req = toRequest(ctx, gone);
+    // One decision at a time per connection, in the order the client sent them.
+    queue = queue
+      .then(() => flow.handle(req))
+      .then((result) => respond(ctx, result))
+      .catch((err) => {
+        log.error({ err: describeError(err) }, 'login failed with an internal error');
+        ctx.reject([]);
+        client.end();
+      });
+  });
+
+  function respond(ctx: AuthContext, result: AuthResult): void {
+    switch (result.status) {
+      case 'accepted':
+        principal = result.principal;
+        ctx.accept();
+        return;
+      case 'key-ok':
+        ctx.accept();
+        return;
+      case 'need':
+        ctx.reject([...result.methods], result.partial);
+        return;
+      case 'refused':
+        ctx.reject([]);
+        // OpenSSH prints "Permission denied" and leaves by itself; a client that keeps trying is cut off.
+        setTimeout(() => client.end(), 2000).unref();
+        return;
+    }
+  }
+
+  client.on('ready', () => {
+    settle();
+    if (!principal) return client.end();
+    log.info({ user: principal.user, target: principal.target }, 'login complete');
+  });
+
+  client.on('session', (accept, reject) => {
+    const connector = principal ? deps.connectors.get(principal.target) : undefined;
+    if (!principal || !connector) return reject();
+    handleSession(accept(), {
+      principal,
+      peer,
+      connector,
+      audit: deps.audit,
+      log,
+      clock: deps.clock,
+      registry: deps.registry,
+      envAllow: deps.config.session.env_allow,
+      accepting: deps.accepting,
+    });
+  });
+
+  // Port forwarding is closed by default: direct-tcpip (ssh -L) and tcpip-forward (ssh -R).
+  client.on('tcpip', (_accept, reject, info) => {
+    reject();
+    auditRefusal(`port forwarding to ${printable(info.destIP)}:${info.destPort}`);
+  });
+  client.on('request', (_accept, reject, name) => {
+    reject?.();
+    auditRefusal(`global request ${printable(String(name), 32)}`);
+  });
+
+  function auditRefusal(what: string): void {
+    void deps.audit
+      .record({ type: 'channel.refused', user: principal?.user, target: principal?.target, ip: peer.ip, what })
+      .catch((err) => log.error({ err: describeError(err) }, 'audit write failed'));
+  }
+
+  client.on('error', (err) => {
+    // Garbage, scanners and resets end up here; they must never take the server down.
+    log.debug({ err: describeError(err) }, 'connection error');
+  });
+  client.on('close', () => {
+    if (!principal) void flow.abandoned('disconnected', lastUsername).catch(() => undefined);
+    settle();
+  });
+}
+
+function toRequest(ctx: AuthContext, gone: Promise<undefined>): AuthRequest {
+  const username = ctx.username;
+  switch (ctx.method) {
+    case 'none':
+      return { method: 'none', username };
+    case 'publickey':
+      return {
+        method: 'publickey',
+        username,
+        keyBlob: ctx.key.data,
+        ...(ctx.signature && ctx.blob ? { signed: { data: ctx.blob, signature: ctx.signature, ...(ctx.hashAlgo ? { hashAlgo: ctx.hashAlgo } : {}) } } : {}),
+      };
+    case 'keyboard-interactive':
+      return { method: 'keyboard-interactive', username, prompter: prompterFor(ctx, gone) };
+    default:
+      return { method: 'other', username, name: ctx.method };
+  }
+}
+
+/** Prompts through ssh2; resolves undefined when the client aborts or disconnects mid-prompt. */
+function prompterFor(ctx: Extract<AuthContext, { method: 'keyboard-interactive' }>, gone: Promise<undefined>): Prompter {
+  return {
+    ask: (title, instructions, prompts) =>
+      Promise.race([gone, new Promise<string[] | undefined>((resolve) => {
+        ctx.prompt(
+          prompts.map((p) => ({ prompt: p.prompt, echo: p.echo })),
+          title,
+          instructions,
+          (answers: unknown) => resolve(Array.isArray(answers) ? answers.map((a) => String(a)) : undefined),
+        );
+      })]),
+  };
+}

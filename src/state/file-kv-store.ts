@@ -1,0 +1,69 @@
+import { mkdirSync, readFileSync, renameSync, openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BastionError, describeError } from '../errors.js';
+import type { KvStore } from './kv-store.js';
+
+/**
+ * KvStore kept in one JSON file (mode 0600). Every update re-reads the file, applies the change
+ * and replaces the file atomically (write temp, fsync, rename), so a crash leaves the old or the
+ * new state, never a torn one. Updates in this process are serialized; the data is small
+ * (one record per user), which is what makes whole-file rewrites acceptable.
+ */
+export class FileKvStore<T> implements KvStore<T> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  }
+
+  async get(key: string): Promise<T | undefined> {
+    await this.queue;
+    return this.readAll()[key];
+  }
+
+  update(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
+    const run = this.queue.then(() => {
+      const all = this.readAll();
+      const next = fn(all[key]);
+      if (next === undefined) delete all[key];
+      else all[key] = next;
+      this.writeAll(all);
+      return next;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private readAll(): Record<string, T> {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new BastionError('STATE_IO', `cannot read state file ${this.path}: ${describeError(err)}`, { cause: err });
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, T>;
+    } catch {
+      // fall through
+    }
+    throw new BastionError('STATE_IO', `state file ${this.path} is not valid JSON; restore it from backup or remove it`);
+  }
+
+  private writeAll(all: Record<string, T>): void {
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, JSON.stringify(all));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch (err) {
+      throw new BastionError('STATE_IO', `cannot write state file ${this.path}: ${describeError(err)}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import { spawn as spawnChild } from 'node:child_process';
+import { constants, homedir, userInfo } from 'node:os';
+import { spawn as spawnPty, type IPty } from "node-pty";
+import type { LocalTargetConfig } from '../config/schema.js';
+import { Emitter } from './emitter.js';
+import type { ExitInfo, OpenRequest, TargetConnector, TargetStream } from './target.js';
+
+const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Runs the target's shell on this host: in a pty (node-pty) when the client asked for one, else with pipes. */
+export class LocalTargetConnector implements TargetConnector {
+  constructor(private readonly target: LocalTargetConfig & { name: string }) {}
+
+  async open(req: OpenRequest): Promise<TargetStream> {
+    const t = this.target;
+    const args = req.kind === 'exec' ? ['-c', req.command ?? ''] : req.pty ? ['-l'] : [];
+    const env = this.environment(req);
+    const cwd = t.cwd ?? homedir();
+    return req.pty ? new PtyStream(t.shell, args, { ...req.pty, cwd, env }) : new PipeStream(t.shell, args, cwd, env);
+  }
+
+  /** A minimal base, then the client's allow-listed variables, then the target's own (which win). */
+  private environment(req: OpenRequest): Record<string, string> {
+    const me = userInfo();
+    return {
+      PATH: SAFE_PATH,
+      HOME: homedir(),
+      USER: me.username,
+      LOGNAME: me.username,
+      SHELL: this.target.shell,
+      ...(req.pty ? { TERM: req.pty.term } : {}),
+      ...req.env,
+      BASTION_USER: req.user,
+      BASTION_TARGET: this.target.name,
+      ...this.target.env,
+    };
+  }
+}
+
+class PtyStream implements TargetStream {
+  private readonly data = new Emitter<Buffer>();
+  private readonly stderr = new Emitter<Buffer>();
+  private readonly exit = new Emitter<ExitInfo>();
+  private readonly proc: IPty;
+
+  constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string> }) {
+    this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null });
+    this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
+    this.proc.onExit(({ exitCode, signal }) => {
+      const name = signal ? signalName(signal) : undefined;
+      this.exit.emit(name ? { code: null, signal: name } : { code: exitCode });
+    });
+  }
+
+  onData = (l: (b: Buffer) => void) => this.data.on(l);
+  onStderr = (l: (b: Buffer) => void) => this.stderr.on(l);
+  onExit = (l: (e: ExitInfo) => void) => this.exit.on(l);
+  write(chunk: Buffer): void {
+    this.proc.write(chunk as unknown as string);
+  }
+  endInput(): void {
+    // A pty has no half-close; the shell sees the hang-up when the channel closes.
+  }
+  resize(cols: number, rows: number): void {
+    try {
+      this.proc.resize(Math.max(1, cols), Math.max(1, rows));
+    } catch {
+      // the process may have exited between the request and now
+    }
+  }
+  pause(): void {
+    this.proc.pause();
+  }
+  resume(): void {
+    this.proc.resume();
+  }
+  close(): void {
+    try {
+      this.proc.kill('SIGHUP');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+class PipeStream implements TargetStream {
+  private readonly data = new Emitter<Buffer>();
+  private readonly stderr = new Emitter<Buffer>();
+  private readonly exit = new Emitter<ExitInfo>();
+  private readonly child;
+  private exited = false;
+
+  constructor(file: string, args: string[], cwd: string, env: Record<string, string>) {
+    this.child = spawnChild(file, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (d: Buffer) => this.data.emit(d));
+    this.child.stderr.on('data', (d: Buffer) => this.stderr.emit(d));
+    this.child.stdin.on('error', () => undefined); // EPIPE when the program exits before reading its input
+    this.child.on('error', (err) => {
+      this.stderr.emit(Buffer.from(`bastion: cannot start ${file}: ${err.message}\n`));
+      this.finish({ code: 127 });
+    });
+    // 'close' fires after stdout and stderr have ended, so no output is lost.
+    this.child.on('close', (code, signal) => {
+      this.finish(signal ? { code: null, signal: signal.replace(/^SIG/, '') } : { code: code ?? 0 });
+    });
+  }
+
+  private finish(info: ExitInfo): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.exit.emit(info);
+  }
+
+  onData = (l: (b: Buffer) => void) => this.data.on(l);
+  onStderr = (l: (b: Buffer) => void) => this.stderr.on(l);
+  onExit = (l: (e: ExitInfo) => void) => this.exit.on(l);
+  write(chunk: Buffer): void {
+    if (this.child.stdin.writable) this.child.stdin.write(chunk);
+  }
+  endInput(): void {
+    this.child.stdin.end();
+  }
+  resize(): void {
+    // no terminal to resize
+  }
+  pause(): void {
+    this.child.stdout.pause();
+    this.child.stderr.pause();
+  }
+  resume(): void {
+    this.child.stdout.resume();
+    this.child.stderr.resume();
+  }
+  close(): void {
+    this.child.kill('SIGHUP');
+  }
+}
+
+function signalName(num: number): string | undefined {
+  const entry = Object.entries(constants.signals).find(([, n]) => n === num);
+  return entry ? entry[0].replace(/^SIG/, '') : undefined;
+}

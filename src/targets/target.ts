@@ -1,0 +1,49 @@
+/** Something that can be undone: a listener registration. */
+export interface Disposable {
+  dispose(): void;
+}
+
+export interface PtySpec {
+  readonly term: string;
+  readonly cols: number;
+  readonly rows: number;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  /** Signal name without "SIG" (e.g. "TERM") when the process died of a signal. */
+  readonly signal?: string;
+}
+
+/** What a session asks a target for. */
+export interface OpenRequest {
+  readonly kind: 'shell' | 'exec';
+  readonly command?: string;
+  readonly pty?: PtySpec;
+  /** Client environment, already filtered by the allow-list. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly user: string;
+}
+
+/** A running program on a target: bytes in and out, size changes, and its end. */
+export interface TargetStream {
+  onData(listener: (chunk: Buffer) => void): Disposable;
+  /** Standard error, kept apart when there is no pty. */
+  onStderr(listener: (chunk: Buffer) => void): Disposable;
+  /** Fires once, after all output has been delivered. */
+  onExit(listener: (exit: ExitInfo) => void): Disposable;
+  write(chunk: Buffer): void;
+  /** The client closed its input (EOF). */
+  endInput(): void;
+  resize(cols: number, rows: number): void;
+  /** Flow control: stop and resume reading output while the client is slow. */
+  pause(): void;
+  resume(): void;
+  /** Ends the program (hang-up). */
+  close(): void;
+}
+
+/** Opens programs on one kind of target. */
+export interface TargetConnector {
+  open(req: OpenRequest): Promise<TargetStream>;
+}
