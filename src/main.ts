@@ -53,7 +53,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
         await registry.terminateAll('The bastion is shutting down for maintenance; this session is being closed.');
         await registry.waitEmpty(5_000);
       }
-      server.closeAll();
+      await server.closeAll(2_000);
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
       await audit.close();
       log.info('stopped');

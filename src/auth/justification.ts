@@ -44,8 +44,10 @@ export function validateJustification(ticketRaw: string, reasonRaw: string, rule
   if (new Set(withoutTicket).size < 3) {
     return bad('reason', 'the reason needs at least three different words saying what you will do and why');
   }
+  // Real sentences of 20+ characters use many distinct letters; keyboard mashing and patterns do not.
   const letters = new Set(reason.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ''));
-  if (letters.size < 5) return bad('reason', 'the reason looks like repeated characters; describe the work in words');
+  const realWords = new Set(withoutTicket.filter((w) => /\p{L}{3,}/u.test(w)));
+  if (letters.size < 8 || realWords.size < 2) return bad('reason', 'the reason looks like repeated characters; describe the work in words');
   return { ok: true, value: { ticket, reason } };
 }
 

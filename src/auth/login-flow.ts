@@ -61,9 +61,13 @@ export class LoginFlow {
     }
   }
 
-  /** Called when the connection ends without a successful login. */
+  /**
+   * Called when the connection ends without a successful login. Leaves one audit line unless one was
+   * written already; a connection that never asked to authenticate (a health check, a port scan)
+   * is only audited when it was dropped for holding a login open too long.
+   */
   async abandoned(reason: 'timeout' | 'disconnected', username?: string): Promise<void> {
-    if (this.audited) return;
+    if (this.audited || (reason === 'disconnected' && username === undefined)) return;
     await this.audit({ type: 'login.failure', user: username ? printable(username) : undefined, method: 'connection', reason: reason === 'timeout' ? 'login timed out' : this.lastFailure });
   }
 

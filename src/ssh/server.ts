@@ -79,8 +79,13 @@ export class SshServer {
     this.server.close();
   }
 
-  /** Closes every remaining connection. */
-  closeAll(): void {
+  /**
+   * Waits up to `ms` for clients to leave by themselves (OpenSSH disconnects once its last channel
+   * has closed; cutting earlier can cost it the exit status), then closes the rest.
+   */
+  async closeAll(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.connections) c.end();
   }
 }

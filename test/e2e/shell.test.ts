@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn as spawnPty } from 'node-pty';
+import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
+import { askpassEnv, runSsh, sshBaseArgs } from '../helpers/ssh.js';
+import { oathtool, requireTool } from '../helpers/tools.js';
+import { waitForAudit } from '../helpers/audit.js';
+
+/** Collects a pty's output and waits for text to appear in it. */
+function terminal(p: ReturnType<typeof spawnPty>) {
+  let out = '';
+  p.onData((d) => (out += d));
+  return {
+    text: () => out,
+    waitFor: (re: RegExp, ms = 15_000) =>
+      new Promise<string>((resolve, reject) => {
+        const started = Date.now();
+        const tick = () => {
+          const m = re.exec(out);
+          if (m) return resolve(m[0]);
+          if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${re}; screen so far:\n${out}`));
+          setTimeout(tick, 25);
+        };
+        tick();
+      }),
+  };
+}
+
+describe('interactive shell through the real OpenSSH client in a pty', () => {
+  let b: TestBastion;
+  beforeAll(async () => {
+    requireTool('ssh', 'openssh-client');
+    b = await startTestBastion({ users: ['alice', 'bob', 'carol'] });
+  });
+  afterAll(() => b?.cleanup());
+
+  it('drives a login shell: commands, window changes, exit status', async () => {
+    const { env } = askpassEnv({ code: oathtool(b.users.alice!.secret) });
+    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.alice!), '-tt', 'alice@127.0.0.1'], { cols: 100, rows: 30, env: env as Record<string, string> });
+    const t = terminal(p);
+    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+    p.write("PS1='READY> '\r");
+    await t.waitFor(/READY> $/m);
+    p.write('echo $((6*7)) $TERM\r');
+    await t.waitFor(/42 xterm/);
+    p.write('stty size\r');
+    await t.waitFor(/30 100/);
+    p.resize(120, 40);
+    // ssh forwards SIGWINCH asynchronously: ask again until the new size has arrived.
+    for (let i = 0; ; i++) {
+      p.write('stty size\r');
+      const seen = await t.waitFor(/40 120/, 500).then(() => true, () => false);
+      if (seen) break;
+      if (i === 20) throw new Error(`window change never arrived:\n${t.text()}`);
+    }
+    p.write('exit 3\r');
+    expect(await exited).toBe(3);
+    const end = await waitForAudit(b.dataDir, (l) => l.type === 'session.end' && l.user === 'alice');
+    expect(end).toMatchObject({ exit_code: 3, reason: 'target exited' });
+    const start = await waitForAudit(b.dataDir, (l) => l.type === 'session.start' && l.user === 'alice');
+    expect(start).toMatchObject({ kind: 'shell', pty: '100x30' });
+  });
+
+  it('passes only allow-listed environment variables', async () => {
+    const r = await runSsh(
+      b,
+      b.users.bob!,
+      ['-o', 'SetEnv=LANG=C.UTF-8 LC_TIME=C LD_PRELOAD=/tmp/evil.so BASH_ENV=/tmp/x FOO=bar', 'env'],
+      { code: oathtool(b.users.bob!.secret) },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('LANG=C.UTF-8');
+    expect(r.stdout).toContain('LC_TIME=C');
+    expect(r.stdout).not.toContain('LD_PRELOAD');
+    expect(r.stdout).not.toContain('BASH_ENV=/tmp');
+    expect(r.stdout).not.toContain('FOO=bar');
+  });
+
+  it('reports a signal death as OpenSSH does (exit 255, signal in the audit log)', async () => {
+    const r = await runSsh(b, b.users.carol!, ['kill -TERM $$'], { code: oathtool(b.users.carol!.secret) });
+    expect(r.code).toBe(255);
+    const end = await waitForAudit(b.dataDir, (l) => l.type === 'session.end' && l.user === 'carol');
+    expect(end.signal).toBe('TERM');
+  });
+});
