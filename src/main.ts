@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import type { Config } from './config/load.js';
 import type { Logger } from './log.js';
 import { systemClock, type Clock } from './clock.js';
@@ -37,6 +37,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     }
   }
 
+  warnAboutOpenSecrets(config, log);
   const server = new SshServer({ config, clock, audit, log, totp, lockouts, registry, connectors });
   const address = await server.listen(config.listen.host, config.listen.port);
   await audit.record({ type: 'bastion.start', version: VERSION, listen: `${address.address}:${address.port}`, pid: process.pid });
@@ -60,4 +61,16 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     })());
 
   return { ssh: { host: address.address, port: address.port }, registry, stop };
+}
+
+/** Secrets others can read are worth a loud warning at start-up (git checkouts are 0644, for one). */
+function warnAboutOpenSecrets(config: Config, log: Logger): void {
+  const files = [...config.host_keys.map((k) => k.path), ...Object.values(config.users).map((u) => u.totp_secret_file)];
+  for (const file of files) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) log.warn({ file }, 'secret file is readable by group or others; run chmod 600 on it');
+    } catch {
+      // a user who has not enrolled yet has no secret file
+    }
+  }
 }

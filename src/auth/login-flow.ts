@@ -181,7 +181,7 @@ export class LoginFlow {
 
   private async askJustification(prompter: Prompter, base: Record<string, string>): Promise<Justification | undefined> {
     const rules = this.deps.config.auth.justification;
-    let note = `Every session is recorded. Give the incident ticket (e.g. ${rules.ticket_example}) and what you will do and why (at least ${rules.min_reason_length} characters).`;
+    let note = `This access is audited. Give the incident ticket (e.g. ${rules.ticket_example}) and what you will do and why (at least ${rules.min_reason_length} characters).`;
     for (let attempt = 1; attempt <= JUSTIFICATION_ATTEMPTS; attempt++) {
       const answers = await prompter.ask(TITLE, note, [
         { prompt: `Incident ticket (e.g. ${rules.ticket_example}): `, echo: true },

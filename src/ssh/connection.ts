@@ -8,6 +8,12 @@ import type { TargetConnector } from '../targets/target.js';
 import { describeError } from '../errors.js';
 import { printable } from '../auth/login-name.js';
 
+/** What the listener may ask of a connection. */
+export interface ConnectionHandle {
+  /** The login did not complete in time: audit it (the listener closes the socket). */
+  loginTimedOut(): void;
+}
+
 export interface ConnectionDeps extends LoginDeps {
   readonly log: Logger;
   readonly registry: SessionRegistry;
@@ -21,29 +27,15 @@ export interface ConnectionDeps extends LoginDeps {
  * One SSH connection: turns ssh2's authentication contexts into `AuthRequest`s for the LoginFlow,
  * and its channel requests into sessions. No rule about who may do what lives here.
  */
-export function handleConnection(client: Connection, info: ClientInfo, deps: ConnectionDeps): void {
+export function handleConnection(client: Connection, info: ClientInfo, deps: ConnectionDeps): ConnectionHandle {
   const peer = { ip: info.ip, port: info.port };
   const flow = new LoginFlow(deps, peer);
   const log = deps.log.child({ ip: peer.ip, port: peer.port });
   let principal: Principal | undefined;
   let lastUsername: string | undefined;
-  let settled = false;
+  let timedOut = false;
   let queue: Promise<unknown> = Promise.resolve();
   const gone = new Promise<undefined>((resolve) => client.once('close', () => resolve(undefined)));
-  const settle = () => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(loginTimer);
-    deps.onSettled();
-  };
-
-  const loginTimer = setTimeout(() => {
-    if (principal) return;
-    void flow.abandoned('timeout', lastUsername).catch(() => undefined);
-    log.info('login timed out');
-    settle();
-    client.end();
-  }, deps.config.auth.login_timeout);
 
   client.on('authentication', (ctx: AuthContext) => {
     lastUsername = ctx.username;
@@ -80,7 +72,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   }
 
   client.on('ready', () => {
-    settle();
+    deps.onSettled();
     if (!principal) return client.end();
     log.info({ user: principal.user, target: principal.target }, 'login complete');
   });
@@ -122,9 +114,18 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     log.debug({ err: describeError(err) }, 'connection error');
   });
   client.on('close', () => {
-    if (!principal) void flow.abandoned('disconnected', lastUsername).catch(() => undefined);
-    settle();
+    if (!principal && !timedOut) void flow.abandoned('disconnected', lastUsername).catch(() => undefined);
+    deps.onSettled();
   });
+
+  return {
+    loginTimedOut() {
+      if (principal) return;
+      timedOut = true;
+      log.info('login timed out');
+      void flow.abandoned('timeout', lastUsername).catch(() => undefined);
+    },
+  };
 }
 
 function toRequest(ctx: AuthContext, gone: Promise<undefined>): AuthRequest {

@@ -6,6 +6,27 @@ import { Emitter } from './emitter.js';
 import type { ExitInfo, OpenRequest, TargetConnector, TargetStream } from './target.js';
 
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** After a hang-up, how long a target's processes get before the whole group is killed. */
+const KILL_AFTER_MS = 2000;
+
+/**
+ * Hangs up a process group (the target and everything it started), then kills what is left.
+ * A session that ends must not leave a `sleep` or a `tail -f` behind holding its output open.
+ */
+function hangUpGroup(pid: number | undefined, isDone: () => boolean): void {
+  if (pid === undefined) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone
+    }
+  };
+  signal('SIGHUP');
+  setTimeout(() => {
+    if (!isDone()) signal('SIGKILL');
+  }, KILL_AFTER_MS).unref();
+}
 
 /** Runs the target's shell on this host: in a pty (node-pty) when the client asked for one, else with pipes. */
 export class LocalTargetConnector implements TargetConnector {
@@ -42,11 +63,13 @@ class PtyStream implements TargetStream {
   private readonly stderr = new Emitter<Buffer>();
   private readonly exit = new Emitter<ExitInfo>();
   private readonly proc: IPty;
+  private exited = false;
 
   constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string> }) {
     this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null });
     this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     this.proc.onExit(({ exitCode, signal }) => {
+      this.exited = true;
       const name = signal ? signalName(signal) : undefined;
       this.exit.emit(name ? { code: null, signal: name } : { code: exitCode });
     });
@@ -75,11 +98,8 @@ class PtyStream implements TargetStream {
     this.proc.resume();
   }
   close(): void {
-    try {
-      this.proc.kill('SIGHUP');
-    } catch {
-      // already gone
-    }
+    // The shell leads its own session and process group in the pty.
+    hangUpGroup(this.proc.pid, () => this.exited);
   }
 }
 
@@ -91,7 +111,8 @@ class PipeStream implements TargetStream {
   private exited = false;
 
   constructor(file: string, args: string[], cwd: string, env: Record<string, string>) {
-    this.child = spawnChild(file, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // detached: its own process group, so a hang-up reaches everything it started.
+    this.child = spawnChild(file, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child.stdout.on('data', (d: Buffer) => this.data.emit(d));
     this.child.stderr.on('data', (d: Buffer) => this.stderr.emit(d));
     this.child.stdin.on('error', () => undefined); // EPIPE when the program exits before reading its input
@@ -132,7 +153,7 @@ class PipeStream implements TargetStream {
     this.child.stderr.resume();
   }
   close(): void {
-    this.child.kill('SIGHUP');
+    hangUpGroup(this.child.pid, () => this.exited);
   }
 }
 
