@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { BastionError, describeError } from './errors.js';
 import { VERSION } from './version.js';
-import { auditVerify, keysInit, serve, totpEnroll } from './cli/commands.js';
+import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
 /** Runs a command; known errors become one clear line and an exit code, never a stack trace. */
 async function run(action: () => Promise<number | void> | number | void): Promise<void> {
@@ -47,6 +47,29 @@ audit
   .requiredOption('-c, --config <file>', 'config file (YAML)')
   .option('-f, --file <path>', 'audit log file (default: <data_dir>/audit/audit.jsonl)')
   .action((o: { config: string; file?: string }) => run(() => auditVerify(o.config, o.file)));
+
+program
+  .command('grant')
+  .description('just-in-time access: grant USER --target T --ttl 2h --ticket INC-42 --reason "..." | grant list [--all] | grant revoke ID')
+  .argument('<user|list|revoke>', 'the user to grant access to, or "list", or "revoke"')
+  .argument('[id]', 'with revoke: the grant id')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .option('-t, --target <name>', 'target to grant')
+  .option('--ttl <duration>', 'how long, e.g. 30m, 2h')
+  .option('--ticket <id>', 'incident ticket, e.g. INC-42')
+  .option('--reason <text>', 'why the access is needed')
+  .option('--by <name>', 'who grants or revokes (default: your OS user)')
+  .option('--all', 'with list: include expired and revoked grants', false)
+  .action((first: string, id: string | undefined, o: { config: string; target?: string; ttl?: string; ticket?: string; reason?: string; by?: string; all: boolean }) =>
+    run(() => {
+      if (first === 'list') return grantList(o.config, o.all);
+      if (first === 'revoke') {
+        if (!id) throw new BastionError('USER_UNKNOWN', 'usage: bastion grant revoke ID --config FILE');
+        return grantRevoke(o.config, id, o.by);
+      }
+      return grantCreate(o.config, first, o);
+    }),
+  );
 
 const keys = program.command('keys').description('key material');
 keys

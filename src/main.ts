@@ -9,13 +9,21 @@ import { Lockouts, type LockoutRecord } from './auth/lockout.js';
 import { TotpVerifier } from './auth/totp.js';
 import { SessionRegistry } from './session/registry.js';
 import { LocalTargetConnector } from './targets/local.js';
+import { SshTargetConnector } from './targets/ssh-upstream.js';
+import { KvGrantStore, type Grant } from './policy/grants.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
+import { LimitEnforcer } from './session/enforcer.js';
+import { createApiServer, listenApi } from './http/api.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { VERSION } from './version.js';
 
 export interface RunningBastion {
   readonly ssh: { host: string; port: number };
+  readonly http?: { host: string; port: number };
   readonly registry: SessionRegistry;
+  readonly enforcer: LimitEnforcer;
   /** Drains: stops accepting, waits up to the grace period for sessions, then ends the rest. */
   stop(reason: string): Promise<void>;
 }
@@ -27,19 +35,24 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const lockouts = new Lockouts(new FileKvStore<LockoutRecord>(join(config.data_dir, 'state', 'lockouts.json')), config.auth.lockout);
   const totp = new TotpVerifier(new FileKvStore<number>(join(config.data_dir, 'state', 'totp-steps.json')));
   const registry = new SessionRegistry();
+  const grants = new KvGrantStore(new FileKvStore<Grant>(join(config.data_dir, 'state', 'grants.json')));
 
   const connectors = new Map<string, TargetConnector>();
   for (const [name, target] of Object.entries(config.targets)) {
-    switch (target.type) {
-      case 'local':
-        connectors.set(name, new LocalTargetConnector({ ...target, name }));
-        break;
-    }
+    connectors.set(name, target.type === 'local' ? new LocalTargetConnector(target) : new SshTargetConnector(target));
   }
 
   warnAboutOpenSecrets(config, log);
-  const server = new SshServer({ config, clock, audit, log, totp, lockouts, registry, connectors });
+  const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
+  const server = new SshServer({ config, clock, audit, log, totp, lockouts, grants, registry, connectors });
   const address = await server.listen(config.listen.host, config.listen.port);
+  let api: { server: Server; address: AddressInfo } | undefined;
+  if (config.grant_tokens.length > 0) {
+    const apiServer = createApiServer({ config, grants, clock, log, audit, onGrantsChanged: () => enforcer.checkNow() });
+    api = { server: apiServer, address: await listenApi(apiServer, config.http.host, config.http.port) };
+    log.info({ host: api.address.address, port: api.address.port }, 'http api listening');
+  }
+  enforcer.start();
   await audit.record({ type: 'bastion.start', version: VERSION, listen: `${address.address}:${address.port}`, pid: process.pid });
   log.info({ host: address.address, port: address.port, version: VERSION }, 'ssh listening');
 
@@ -48,19 +61,27 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     (stopping ??= (async () => {
       log.info({ reason, sessions: registry.size, grace_ms: config.shutdown_grace }, 'draining');
       server.stopAccepting();
+      api?.server.close();
       const empty = await registry.waitEmpty(config.shutdown_grace);
       if (!empty) {
         log.warn({ sessions: registry.size }, 'grace period over; ending remaining sessions');
-        await registry.terminateAll('The bastion is shutting down for maintenance; this session is being closed.');
+        registry.terminateAll('The bastion is shutting down for maintenance; this session is being closed.', 'bastion shutting down');
         await registry.waitEmpty(5_000);
       }
       await server.closeAll(2_000);
+      enforcer.stop();
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
       await audit.close();
       log.info('stopped');
     })());
 
-  return { ssh: { host: address.address, port: address.port }, registry, stop };
+  return {
+    ssh: { host: address.address, port: address.port },
+    ...(api ? { http: { host: api.address.address, port: api.address.port } } : {}),
+    registry,
+    enforcer,
+    stop,
+  };
 }
 
 /** Secrets others can read are worth a loud warning at start-up (git checkouts are 0644, for one). */

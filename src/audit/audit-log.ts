@@ -19,7 +19,11 @@ export type AuditEventType =
   | 'access.refused'
   | 'channel.refused'
   | 'session.start'
-  | 'session.end';
+  | 'session.notice'
+  | 'session.end'
+  | 'grant.created'
+  | 'grant.revoked'
+  | 'api.refused';
 
 export interface AuditEvent {
   readonly type: AuditEventType;

@@ -1,7 +1,8 @@
 import type { Config, UserConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
-import { authorize } from '../policy/policy.js';
+import { authorize, type AllowedTarget } from '../policy/policy.js';
+import type { GrantStore } from '../policy/grants.js';
 import { findKey, type AuthorizedKey } from './keys.js';
 import { parseLoginName, printable } from './login-name.js';
 import { readTotpSecret, type TotpVerifier } from './totp.js';
@@ -16,6 +17,7 @@ export interface LoginDeps {
   readonly audit: AuditSink;
   readonly totp: TotpVerifier;
   readonly lockouts: Lockouts;
+  readonly grants: GrantStore;
 }
 
 const JUSTIFICATION_ATTEMPTS = 3;
@@ -108,11 +110,12 @@ export class LoginFlow {
     const mfa = await this.verifyTotp(user, prompter, base);
     if (mfa !== 'ok') return { status: 'refused' };
 
-    const decision = authorize(user, proven.target, this.deps.config);
+    const now = this.deps.clock.now();
+    const decision = authorize(user, proven.target, this.deps.config, await this.deps.grants.list(), now);
     if (!decision.allow) {
       const requested = decision.requested === undefined ? undefined : printable(decision.requested);
       await this.audit({ type: 'access.refused', ...base, target: requested, reason: decision.reason });
-      const list = decision.allowed.length > 0 ? decision.allowed.join(', ') : 'none';
+      const list = describeTargets(decision.allowed);
       const why =
         decision.reason === 'no-target'
           ? `Name a target: ssh -p PORT ${user.name}:TARGET@HOST. Your targets: ${list}.`
@@ -121,19 +124,39 @@ export class LoginFlow {
       return { status: 'refused' };
     }
 
-    const justification = await this.askJustification(prompter, base);
+    const breakGlass = decision.via === 'break-glass';
+    const warning = breakGlass
+      ? `BREAK-GLASS ACCESS to "${decision.target}": this is an emergency override. Security is alerted the moment you log in, ` +
+        `the session ends after ${formatDuration(this.deps.config.break_glass.window)} at most, and it will be reviewed afterwards.`
+      : undefined;
+    const justification = await this.askJustification(prompter, { ...base, target: decision.target }, warning);
     if (!justification) return { status: 'refused' };
 
     const principal: Principal = {
       user: user.name,
       target: decision.target,
       via: decision.via,
+      breakGlass,
+      ...(decision.expiresAt !== undefined ? { expiresAt: decision.expiresAt } : {}),
+      ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}),
+      limits: decision.limits,
       ticket: justification.ticket,
       reason: justification.reason,
       keyFingerprint: proven.key.fingerprint,
       mfa: 'totp',
     };
-    await this.audit({ type: 'login.success', ...base, target: principal.target, via: principal.via, mfa: 'totp', ticket: principal.ticket, reason: principal.reason });
+    await this.audit({
+      type: 'login.success',
+      ...base,
+      target: principal.target,
+      via: principal.via,
+      break_glass: breakGlass,
+      grant_id: principal.grantId,
+      expires_at: principal.expiresAt === undefined ? undefined : new Date(principal.expiresAt).toISOString(),
+      mfa: 'totp',
+      ticket: principal.ticket,
+      reason: principal.reason,
+    });
     return { status: 'accepted', principal };
   }
 
@@ -179,9 +202,10 @@ export class LoginFlow {
     return 'refused';
   }
 
-  private async askJustification(prompter: Prompter, base: Record<string, string>): Promise<Justification | undefined> {
+  private async askJustification(prompter: Prompter, base: Record<string, string>, warning: string | undefined): Promise<Justification | undefined> {
     const rules = this.deps.config.auth.justification;
-    let note = `This access is audited. Give the incident ticket (e.g. ${rules.ticket_example}) and what you will do and why (at least ${rules.min_reason_length} characters).`;
+    const ask = `Give the incident ticket (e.g. ${rules.ticket_example}) and what you will do and why (at least ${rules.min_reason_length} characters).`;
+    let note = warning ? `${warning}\n${ask}` : `This access is audited. ${ask}`;
     for (let attempt = 1; attempt <= JUSTIFICATION_ATTEMPTS; attempt++) {
       const answers = await prompter.ask(TITLE, note, [
         { prompt: `Incident ticket (e.g. ${rules.ticket_example}): `, echo: true },
@@ -195,7 +219,7 @@ export class LoginFlow {
         await tell(prompter, `Justification refused: ${result.message}. Connect again.`);
         return undefined;
       }
-      note = `Justification refused: ${result.message}.`;
+      note = `${warning ? `${warning}\n` : ''}Justification refused: ${result.message}.`;
     }
     return undefined;
   }
@@ -213,4 +237,9 @@ async function tell(prompter: Prompter, message: string): Promise<void> {
 
 function hhmm(ms: number): string {
   return new Date(ms).toISOString().slice(11, 16);
+}
+
+/** "db1 (standing), prod (break-glass)" for messages. */
+export function describeTargets(allowed: readonly AllowedTarget[]): string {
+  return allowed.length > 0 ? allowed.map((a) => `${a.target} (${a.via})`).join(', ') : 'none';
 }

@@ -1,10 +1,15 @@
-import type { Decision } from '../policy/policy.js';
+import type { AccessVia, SessionLimits } from '../policy/policy.js';
 
 /** Who logged in, to what, and why: everything a session needs to know about its login. */
 export interface Principal {
   readonly user: string;
   readonly target: string;
-  readonly via: Extract<Decision, { allow: true }>['via'];
+  readonly via: AccessVia;
+  readonly breakGlass: boolean;
+  /** When the access ends (grant expiry, break-glass window); sessions are closed then. */
+  readonly expiresAt?: number;
+  readonly grantId?: string;
+  readonly limits: SessionLimits;
   readonly ticket: string;
   readonly reason: string;
   readonly keyFingerprint: string;

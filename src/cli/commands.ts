@@ -10,6 +10,9 @@ import { startBastion } from '../main.js';
 import { verifyAuditLog } from '../audit/verify.js';
 import { banner } from './banner.js';
 import { writeSecretFile } from './files.js';
+import { userInfo } from 'node:os';
+import { FileKvStore } from '../state/file-kv-store.js';
+import { KvGrantStore, buildGrant, isActive, type Grant } from '../policy/grants.js';
 
 /** `bastion serve`: run until SIGTERM/SIGINT, then drain. */
 export async function serve(configFile: string): Promise<void> {
@@ -77,4 +80,51 @@ export function keysInit(dir: string, force: boolean): void {
   writeSecretFile(path, pair.private, force);
   writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
   process.stdout.write(`Host key written to ${path} (0600) and ${path}.pub\nPoint host_keys in your config at it.\n`);
+}
+
+/** The grant store of a config's data dir (shared with a running bastion, which audits what it finds). */
+function grantStoreFor(configFile: string) {
+  const config = loadConfig(configFile);
+  return { config, store: new KvGrantStore(new FileKvStore<Grant>(join(config.data_dir, 'state', 'grants.json'))) };
+}
+
+/** `bastion grant USER --target T --ttl 2h --ticket INC-42 --reason "..."`. */
+export async function grantCreate(configFile: string, user: string, o: { target?: string; ttl?: string; ticket?: string; reason?: string; by?: string }): Promise<number> {
+  const { config, store } = grantStoreFor(configFile);
+  const by = `cli:${o.by ?? userInfo().username}`;
+  const built = buildGrant({ user, target: o.target, ttl: o.ttl, ticket: o.ticket, reason: o.reason }, config, by, Date.now());
+  if (!built.ok) {
+    process.stderr.write(`bastion: grant refused: ${built.field}: ${built.message}\n`);
+    return 1;
+  }
+  await store.add(built.grant);
+  const g = built.grant;
+  process.stdout.write(`Granted ${g.user} access to ${g.target} until ${new Date(g.expires_at).toISOString()} (id ${g.id}, ${g.ticket}).\n`);
+  return 0;
+}
+
+export async function grantList(configFile: string, all: boolean): Promise<number> {
+  const { store } = grantStoreFor(configFile);
+  const now = Date.now();
+  const rows = (await store.list()).filter((g) => all || isActive(g, now));
+  if (rows.length === 0) {
+    process.stdout.write(all ? 'No grants.\n' : 'No active grants (--all shows expired and revoked ones).\n');
+    return 0;
+  }
+  for (const g of rows) {
+    const state = g.revoked_at !== undefined ? `revoked by ${g.revoked_by}` : g.expires_at <= now ? 'expired' : `until ${new Date(g.expires_at).toISOString()}`;
+    process.stdout.write(`${g.id}  ${g.user} -> ${g.target}  ${state}  ${g.ticket}  ${JSON.stringify(g.reason)}  by ${g.created_by}\n`);
+  }
+  return 0;
+}
+
+export async function grantRevoke(configFile: string, id: string, by?: string): Promise<number> {
+  const { store } = grantStoreFor(configFile);
+  const g = await store.revoke(id, `cli:${by ?? userInfo().username}`, Date.now());
+  if (!g) {
+    process.stderr.write(`bastion: no grant ${id} (see bastion grant list --all)\n`);
+    return 1;
+  }
+  process.stdout.write(`Revoked ${g.id} (${g.user} -> ${g.target}); a running bastion closes its sessions within a second.\n`);
+  return 0;
 }

@@ -1,9 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve, basename, relative, isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { BastionError, describeError } from '../errors.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { checkPrivateKey, looksLikeKeyLine, parseAuthorizedKeys, type AuthorizedKey } from '../auth/keys.js';
+import { resolveTarget, type ResolvedTarget } from './targets.js';
+import { Secret } from '../secret.js';
 
 export interface UserConfig {
   readonly name: string;
@@ -17,11 +19,14 @@ export interface UserConfig {
 
 /** The validated, resolved and frozen configuration. Paths are absolute. */
 export type Config = Readonly<
-  Omit<RawConfig, 'users' | 'host_keys'> & {
+  Omit<RawConfig, 'users' | 'host_keys' | 'targets'> & {
     /** The file it came from, as given (for messages). */
     file: string;
     host_keys: readonly { path: string; pem: Buffer }[];
+    targets: Readonly<Record<string, ResolvedTarget>>;
     users: Readonly<Record<string, UserConfig>>;
+    /** Bearer tokens for POST /api/grants (empty: the grant API is off). */
+    grant_tokens: readonly Secret[];
   }
 >;
 
@@ -74,9 +79,11 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
   const secretsDir = abs(raw.auth.totp.secrets_dir ?? resolve(data_dir, 'totp'));
 
   for (const [roleName, role] of Object.entries(raw.roles)) {
-    role.standing.forEach((t, i) => {
-      if (!raw.targets[t]) fail(`roles.${roleName}.standing[${i}]`, `unknown target "${t}" (known: ${known(raw.targets)})`);
-    });
+    for (const tier of ['standing', 'break_glass'] as const) {
+      role[tier].forEach((t, i) => {
+        if (!raw.targets[t]) fail(`roles.${roleName}.${tier}[${i}]`, `unknown target "${t}" (known: ${known(raw.targets)})`);
+      });
+    }
   }
 
   const users: Record<string, UserConfig> = {};
@@ -114,15 +121,23 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     });
   }
 
+  const targets: Record<string, ResolvedTarget> = {};
   for (const [name, t] of Object.entries(raw.targets)) {
-    if (t.cwd !== undefined && !isDirectory(abs(t.cwd))) fail(`targets.${name}.cwd`, `not a directory: ${abs(t.cwd)}`);
+    const resolved = resolveTarget(name, t, abs, fail);
+    if (resolved) targets[name] = resolved;
+  }
+
+  const grantTokens: Secret[] = [];
+  if (raw.http.grant_token_file !== undefined) {
+    const path = abs(raw.http.grant_token_file);
+    const buf = readOrFail(path, 'http.grant_token_file', fail);
+    const tokens = buf ? buf.toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')) : [];
+    if (buf && tokens.some((t) => t.length < 24)) fail('http.grant_token_file', `${path}: tokens must be at least 24 characters`);
+    else if (buf && tokens.length === 0) fail('http.grant_token_file', `${path}: no token in the file`);
+    grantTokens.push(...tokens.map((t) => new Secret(t)));
   }
 
   if (errors.length > 0) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
-
-  const targets = Object.fromEntries(
-    Object.entries(raw.targets).map(([n, t]) => [n, { ...t, cwd: t.cwd === undefined ? undefined : abs(t.cwd) }]),
-  );
   return deepFreeze({
     ...raw,
     file,
@@ -131,6 +146,7 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     targets,
     auth: { ...raw.auth, totp: { ...raw.auth.totp, secrets_dir: secretsDir } },
     users,
+    grant_tokens: grantTokens,
   });
 }
 
@@ -141,14 +157,6 @@ function readOrFail(path: string, where: string, fail: (p: string, m: string) =>
     const code = (err as NodeJS.ErrnoException).code;
     fail(where, code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path}: ${describeError(err)}`);
     return undefined;
-  }
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
   }
 }
 

@@ -19,22 +19,61 @@ const duration = (min = 0, max = 366 * 86_400_000) =>
 export const NAME_PATTERN = /^[a-z_][a-z0-9_.-]{0,63}$/;
 const name = z.string().regex(NAME_PATTERN, 'expected a lowercase name (a-z, 0-9, "_", ".", "-"; at most 64 characters)');
 
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({});
+
 const localTarget = z.strictObject({
   type: z.literal('local'),
   description: z.string().max(200).optional(),
-  /** Interactive sessions run `shell -l`; exec requests run `shell -c COMMAND`. */
+  /** Interactive sessions run `shell -l` (or `command`); exec requests run `shell -c COMMAND`. */
   shell: z.string().min(1).default('/bin/bash'),
+  /** A fixed program instead of a shell (psql, kubectl exec -it ...): exec requests are refused. */
+  command: z.array(z.string().min(1)).min(1).optional(),
+  /** Run as this OS user (the bastion must run as root to switch users). */
+  run_as: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).optional(),
   cwd: z.string().min(1).optional(),
+  /** Serves sftp (and scp, which uses sftp) when a role allows file transfer. */
+  sftp_server: z.string().min(1).default('/usr/lib/openssh/sftp-server'),
   /** Fixed environment for the target, on top of a minimal base (PATH, HOME, USER, SHELL). */
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  env: envMap,
 });
 
-const target = z.discriminatedUnion('type', [localTarget]);
+const sshTarget = z.strictObject({
+  type: z.literal('ssh'),
+  description: z.string().max(200).optional(),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535).default(22),
+  /** The account on the upstream host; the bastion holds its credential, engineers never see it. */
+  user: z.string().min(1).max(64),
+  private_key_file: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+  /** The upstream host key, pinned: an OpenSSH public key line, or entries in a known_hosts file. */
+  host_key: z.string().min(1).optional(),
+  known_hosts_file: z.string().min(1).optional(),
+  connect_timeout: duration(1000, 120_000).default(10_000),
+});
+
+const target = z.discriminatedUnion('type', [localTarget, sshTarget]);
+
+/** What a role lets its members do beyond a plain session; everything is closed by default. */
+const allow = z
+  .strictObject({
+    /** `ssh -L` to the target's own host (local targets: loopback only). `-R` is never offered. */
+    port_forwarding: z.boolean().default(false),
+    /** sftp and scp. */
+    file_transfer: z.boolean().default(false),
+  })
+  .prefault({});
 
 const role = z.strictObject({
   description: z.string().max(200).optional(),
   /** Targets members may always reach. */
   standing: z.array(name).default([]),
+  /** Targets members may reach only as an emergency override: alerted, time-limited, reviewed. */
+  break_glass: z.array(name).default([]),
+  idle_timeout: duration(10_000).optional(),
+  max_session: duration(10_000).optional(),
+  max_sessions_per_user: z.number().int().min(1).max(1000).optional(),
+  allow,
 });
 
 const user = z.strictObject({
@@ -104,6 +143,35 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Client environment variables passed to targets (`*` is a suffix wildcard). TERM comes from the pty request. */
       env_allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)).default(['LANG', 'LC_*']),
+      /** Defaults for roles that set none, and for access through grants. */
+      idle_timeout: duration(10_000).default(30 * 60_000),
+      max_session: duration(10_000).default(12 * 3_600_000),
+      max_sessions_per_user: z.number().int().min(1).max(1000).default(5),
+      /** Users are warned this long before a grant or break-glass window ends. */
+      expiry_notice: duration(0).default(5 * 60_000),
+      /** How often live sessions are checked against expiry, revocation and idle limits. */
+      check_interval: duration(50, 60_000).default(1000),
+    })
+    .prefault({}),
+  break_glass: z
+    .strictObject({
+      /** How long a break-glass session may last. */
+      window: duration(60_000, 24 * 3_600_000).default(60 * 60_000),
+    })
+    .prefault({}),
+  grants: z
+    .strictObject({
+      /** The longest just-in-time grant anyone may create. */
+      max_ttl: duration(60_000, 7 * 86_400_000).default(24 * 3_600_000),
+    })
+    .prefault({}),
+  /** HTTP API (grants from a paging system). Off unless a token file is configured. */
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8022),
+      /** Bearer tokens allowed to create grants, one per line (file mode 0600). */
+      grant_token_file: z.string().min(1).optional(),
     })
     .prefault({}),
   targets: z.record(name, target),

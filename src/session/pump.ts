@@ -6,7 +6,7 @@ import type { ExitInfo, TargetStream } from '../targets/target.js';
  * goes away. Output respects the channel's flow control (the target is paused while the client's
  * window is full). Resolves with how it ended.
  */
-export function pump(channel: ServerChannel, stream: TargetStream): Promise<{ exit?: ExitInfo; clientClosed: boolean }> {
+export function pump(channel: ServerChannel, stream: TargetStream, onInput: () => void = () => undefined): Promise<{ exit?: ExitInfo; clientClosed: boolean }> {
   return new Promise((resolve) => {
     let waitingForDrain = false;
     let finished = false;
@@ -36,7 +36,10 @@ export function pump(channel: ServerChannel, stream: TargetStream): Promise<{ ex
         finish({ exit, clientClosed: false });
       }),
     ];
-    channel.on('data', (chunk: Buffer) => stream.write(chunk));
+    channel.on('data', (chunk: Buffer) => {
+      onInput();
+      stream.write(chunk);
+    });
     channel.on('end', () => stream.endInput());
     channel.on('close', () => {
       stream.close();
@@ -46,11 +49,11 @@ export function pump(channel: ServerChannel, stream: TargetStream): Promise<{ ex
   });
 }
 
-/** Reports the exit status (or signal) to the client, then closes the channel. */
+/** Reports the exit status (or signal; nothing when unknown) to the client, then closes the channel. */
 export function sendExit(channel: ServerChannel, exit: ExitInfo): void {
   try {
     if (exit.signal) channel.exit(exit.signal, false, '');
-    else channel.exit(exit.code ?? 0);
+    else if (exit.code !== null) channel.exit(exit.code);
     channel.end();
   } catch {
     // the client is already gone

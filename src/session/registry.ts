@@ -1,14 +1,24 @@
-/** A live session as the registry sees it: enough to list it and to end it. */
+import type { Principal } from '../auth/types.js';
+
+/** A live session as the registry sees it: enough to list it, check its limits and end it. */
 export interface LiveSession {
   readonly id: string;
-  readonly user: string;
-  readonly target: string;
+  readonly principal: Principal;
   readonly startedAt: number;
-  /** Ends the session, telling the user why. Resolves when it has ended. */
-  terminate(message: string): Promise<void>;
+  /** Last keystroke from the client (idle timeout). */
+  lastInputAt: number;
+  /** True once the expiry notice was shown. */
+  noticeSent: boolean;
+  /** Shows a line to the user without ending anything. */
+  notify(message: string): void;
+  /** Ends the session, telling the user why. */
+  terminate(message: string, reason: string): void;
 }
 
-/** The live sessions of this node: lookup, count, and ending them all on shutdown. */
+/**
+ * The live sessions of this node: lookup, count per user, and ending them all on shutdown.
+ * (A fleet will publish these through a shared directory; the registry stays per node.)
+ */
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly emptyWaiters = new Set<() => void>();
@@ -30,6 +40,12 @@ export class SessionRegistry {
     return [...this.sessions.values()];
   }
 
+  countFor(user: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.principal.user === user) n += 1;
+    return n;
+  }
+
   /** Resolves when no session is left, or after `ms`; true when empty. */
   waitEmpty(ms: number): Promise<boolean> {
     if (this.sessions.size === 0) return Promise.resolve(true);
@@ -45,7 +61,7 @@ export class SessionRegistry {
     });
   }
 
-  async terminateAll(message: string): Promise<void> {
-    await Promise.all(this.list().map((s) => s.terminate(message)));
+  terminateAll(message: string, reason: string): void {
+    for (const s of this.list()) s.terminate(message, reason);
   }
 }

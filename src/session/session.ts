@@ -3,11 +3,11 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
 import type { Principal } from '../auth/types.js';
-import type { PtySpec, TargetConnector, TargetStream } from '../targets/target.js';
+import type { OpenRequest, PtySpec, TargetConnector, TargetStream } from '../targets/target.js';
 import { envAllowed, MAX_ENV_VARS } from './env.js';
 import { newSessionId } from './ids.js';
 import { pump, sendExit } from './pump.js';
-import type { SessionRegistry } from './registry.js';
+import type { LiveSession, SessionRegistry } from './registry.js';
 import { printable } from '../auth/login-name.js';
 import { describeError } from '../errors.js';
 
@@ -25,13 +25,16 @@ export interface SessionDeps {
 }
 
 const MAX_DIM = 1000;
+/** Legacy scp runs as a command (`scp -t`/`-f`); it is file transfer like sftp. */
+const SCP_COMMAND = /^\s*(\S*\/)?scp\s/;
 
 /**
- * One SSH "session" channel: collects pty and env requests, starts a shell or an exec on the
- * target, and refuses what the bastion does not offer (subsystems such as sftp, X11, agent
- * forwarding). The ssh2 callbacks only translate; the byte pumping is `pump`.
+ * One SSH "session" channel: collects pty and env requests, starts a shell, an exec or the sftp
+ * subsystem on the target, and refuses, with a message the user sees, what the role does not allow.
+ * The ssh2 callbacks only translate; byte pumping is `pump`, limits are the enforcer's.
  */
 export function handleSession(ssh: SshSession, deps: SessionDeps): void {
+  const { principal } = deps;
   let pty: PtySpec | undefined;
   const env: Record<string, string> = {};
   let stream: TargetStream | undefined;
@@ -54,72 +57,101 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       accept?.();
     } else reject?.();
   });
-  ssh.on('shell', (accept, reject) => start('shell', undefined, accept, reject));
-  ssh.on('exec', (accept, reject, info) => start('exec', info.command, accept, reject));
-  ssh.on('subsystem', (_accept, reject, info) => refuse(`subsystem ${printable(info.name, 32)}`, reject));
-  ssh.on('sftp', (_accept, reject) => refuse('subsystem sftp', reject));
+  ssh.on('shell', (accept, reject) => start({ kind: 'shell' }, accept, reject));
+  ssh.on('exec', (accept, reject, info) => {
+    if (SCP_COMMAND.test(info.command) && !principal.limits.allow.file_transfer) return refuseWithMessage('scp', accept);
+    start({ kind: 'exec', command: info.command }, accept, reject);
+  });
+  ssh.on('subsystem', (accept, reject, info) => {
+    if (info.name !== 'sftp') return refuseWithMessage(`subsystem ${printable(info.name, 32)}`, accept);
+    if (!principal.limits.allow.file_transfer) return refuseWithMessage('sftp', accept);
+    start({ kind: 'subsystem', command: 'sftp' }, accept, reject);
+  });
   ssh.on('x11', (_accept, reject) => refuse('x11 forwarding', reject));
   ssh.on('auth-agent', (_accept, reject) => refuse('agent forwarding', reject));
   ssh.on('signal', (accept) => accept?.());
 
-  function refuse(what: string, reject: (() => void) | undefined): void {
-    reject?.();
-    void deps.audit.record({ type: 'channel.refused', user: deps.principal.user, target: deps.principal.target, ip: deps.peer.ip, what }).catch((err) => deps.log.error({ err: describeError(err) }, 'audit write failed'));
+  function audit(event: Parameters<AuditSink['record']>[0]): Promise<void> {
+    return deps.audit.record(event).catch((err) => deps.log.error({ err: describeError(err) }, 'audit write failed'));
   }
 
-  function start(kind: 'shell' | 'exec', command: string | undefined, accept: () => ServerChannel | undefined, reject: (() => void) | undefined): void {
-    if (!deps.accepting()) {
-      reject?.();
-      return;
+  function refuse(what: string, reject: (() => void) | undefined): void {
+    reject?.();
+    void audit({ type: 'channel.refused', user: principal.user, target: principal.target, ip: deps.peer.ip, what });
+  }
+
+  /** Accepts the channel only to say why it is refused (OpenSSH shows stderr; a bare failure says nothing useful). */
+  function refuseWithMessage(what: string, accept: () => ServerChannel | undefined): void {
+    const channel = accept();
+    if (channel) {
+      channel.stderr.write(`bastion: ${what} is not allowed for your role on ${principal.target}\r\n`);
+      sendExit(channel, { code: 1 });
     }
+    void audit({ type: 'channel.refused', user: principal.user, target: principal.target, ip: deps.peer.ip, what });
+  }
+
+  function start(req: { kind: OpenRequest['kind']; command?: string }, accept: () => ServerChannel | undefined, reject: (() => void) | undefined): void {
+    if (!deps.accepting()) return void reject?.();
     const channel = accept();
     if (!channel) return;
-    void run(kind, command, channel).catch((err) => {
+    const limit = principal.limits.maxPerUser;
+    if (deps.registry.countFor(principal.user) >= limit) {
+      channel.stderr.write(`bastion: you already have ${limit} open session${limit === 1 ? '' : 's'} (the limit); close one first\r\n`);
+      sendExit(channel, { code: 1 });
+      void audit({ type: 'channel.refused', user: principal.user, target: principal.target, ip: deps.peer.ip, what: 'session', reason: 'concurrent session limit' });
+      return;
+    }
+    void run(req, channel).catch((err) => {
       deps.log.error({ err: describeError(err) }, 'session failed');
       sendExit(channel, { code: 1 });
     });
   }
 
-  async function run(kind: 'shell' | 'exec', command: string | undefined, channel: ServerChannel): Promise<void> {
-    const { principal } = deps;
+  async function run(req: { kind: OpenRequest['kind']; command?: string }, channel: ServerChannel): Promise<void> {
     const id = newSessionId(deps.clock.now());
     const startedAt = deps.clock.now();
-    const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip };
-    await deps.audit.record({ type: 'session.start', ...base, kind, command, pty: pty ? `${pty.cols}x${pty.rows}` : null, via: principal.via, ticket: principal.ticket });
-    deps.log.info({ ...base, kind }, 'session started');
-    try {
-      stream = await deps.connector.open({ kind, ...(command !== undefined ? { command } : {}), ...(pty ? { pty } : {}), env, user: principal.user });
-    } catch (err) {
-      channel.stderr.write(`bastion: cannot open target ${principal.target}: ${describeError(err)}\r\n`);
-      sendExit(channel, { code: 1 });
-      await deps.audit.record({ type: 'session.end', ...base, exit_code: 1, reason: 'target unavailable', duration_ms: deps.clock.now() - startedAt });
-      return;
-    }
-    let terminatedFor: string | undefined;
-    const live = stream;
-    deps.registry.add({
+    const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass };
+    let endReason: string | undefined;
+    const live: LiveSession = {
       id,
-      user: principal.user,
-      target: principal.target,
+      principal,
       startedAt,
-      terminate: async (message) => {
-        terminatedFor = message;
+      lastInputAt: startedAt,
+      noticeSent: false,
+      notify: (message) => channel.stderr.write(`\r\n[bastion] ${message}\r\n`),
+      terminate: (message, reason) => {
+        endReason ??= reason;
         channel.stderr.write(`\r\n[bastion] ${message}\r\n`);
-        live.close();
+        stream?.close();
       },
-    });
-    const result = await pump(channel, live);
-    deps.registry.remove(id);
-    const end = result.exit;
-    await deps.audit.record({
-      type: 'session.end',
-      ...base,
-      exit_code: end?.code ?? null,
-      signal: end?.signal ?? null,
-      reason: terminatedFor ?? (result.clientClosed ? 'client disconnected' : 'target exited'),
-      duration_ms: deps.clock.now() - startedAt,
-    });
-    deps.log.info({ ...base, exit_code: end?.code ?? null, signal: end?.signal }, 'session ended');
+    };
+    // Registered before the target opens, so the per-user limit and shutdown see it at once.
+    deps.registry.add(live);
+    try {
+      await audit({ type: 'session.start', ...base, kind: req.kind, command: req.command, pty: pty ? `${pty.cols}x${pty.rows}` : null, via: principal.via, grant_id: principal.grantId, ticket: principal.ticket });
+      deps.log.info({ ...base, kind: req.kind }, 'session started');
+      try {
+        stream = await deps.connector.open({ kind: req.kind, ...(req.command !== undefined ? { command: req.command } : {}), ...(pty ? { pty } : {}), env, user: principal.user });
+      } catch (err) {
+        channel.stderr.write(`bastion: ${describeError(err)}\r\n`);
+        sendExit(channel, { code: 1 });
+        await audit({ type: 'session.end', ...base, exit_code: 1, reason: `target unavailable: ${describeError(err)}`, duration_ms: deps.clock.now() - startedAt });
+        return;
+      }
+      if (endReason !== undefined) stream.close(); // ended (shutdown, revocation) while the target was opening
+      const result = await pump(channel, stream, () => (live.lastInputAt = deps.clock.now()));
+      await audit({
+        type: 'session.end',
+        ...base,
+        exit_code: result.exit?.code ?? null,
+        signal: result.exit?.signal ?? null,
+        reason: endReason ?? (result.clientClosed ? 'client disconnected' : 'target exited'),
+        duration_ms: deps.clock.now() - startedAt,
+      });
+      deps.log.info({ ...base, exit_code: result.exit?.code ?? null, signal: result.exit?.signal, reason: endReason }, 'session ended');
+    } finally {
+      deps.registry.remove(id);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, openSync, writeSync, fsyncSync, closeSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BastionError, describeError } from '../errors.js';
 import type { KvStore } from './kv-store.js';
@@ -21,17 +21,47 @@ export class FileKvStore<T> implements KvStore<T> {
     return this.readAll()[key];
   }
 
+  async entries(): Promise<[string, T][]> {
+    await this.queue;
+    return Object.entries(this.readAll());
+  }
+
   update(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
-    const run = this.queue.then(() => {
-      const all = this.readAll();
-      const next = fn(all[key]);
-      if (next === undefined) delete all[key];
-      else all[key] = next;
-      this.writeAll(all);
-      return next;
-    });
+    const run = this.queue.then(() =>
+      this.withFileLock(() => {
+        const all = this.readAll();
+        const next = fn(all[key]);
+        if (next === undefined) delete all[key];
+        else all[key] = next;
+        this.writeAll(all);
+        return next;
+      }),
+    );
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Read-modify-write under an exclusive lock file, so the CLI (grants) and the server never lose
+   * each other's updates. A lock older than 10 s is from a crashed process and is taken over.
+   */
+  private async withFileLock<R>(fn: () => R): Promise<R> {
+    const lock = `${this.path}.lock`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        closeSync(openSync(lock, 'wx', 0o600));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new BastionError('STATE_IO', `cannot lock ${this.path}: ${describeError(err)}`, { cause: err });
+        if (isStale(lock) || attempt > 400) rmSync(lock, { force: true });
+        else await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      rmSync(lock, { force: true });
+    }
   }
 
   private readAll(): Record<string, T> {
@@ -65,5 +95,13 @@ export class FileKvStore<T> implements KvStore<T> {
     } catch (err) {
       throw new BastionError('STATE_IO', `cannot write state file ${this.path}: ${describeError(err)}`, { cause: err });
     }
+  }
+}
+
+function isStale(lock: string): boolean {
+  try {
+    return Date.now() - statSync(lock).mtimeMs > 10_000;
+  } catch {
+    return false;
   }
 }

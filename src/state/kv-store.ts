@@ -8,6 +8,8 @@ export interface KvStore<T> {
   get(key: string): Promise<T | undefined>;
   /** Applies `fn` to the current value; returning undefined deletes the key. Resolves to the stored value. */
   update(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>;
+  /** Every key and value (small stores only: grants, reviews). */
+  entries(): Promise<[string, T][]>;
 }
 
 /** An in-memory KvStore (tests, and state that need not survive a restart). */
@@ -21,5 +23,8 @@ export class MemoryKvStore<T> implements KvStore<T> {
     if (next === undefined) this.map.delete(key);
     else this.map.set(key, next);
     return next;
+  }
+  async entries(): Promise<[string, T][]> {
+    return [...this.map.entries()];
   }
 }

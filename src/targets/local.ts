@@ -1,7 +1,8 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { constants, homedir, userInfo } from 'node:os';
 import { spawn as spawnPty, type IPty } from "node-pty";
-import type { LocalTargetConfig } from '../config/schema.js';
+import type { ResolvedLocalTarget } from '../config/targets.js';
+import { BastionError } from '../errors.js';
 import { Emitter } from './emitter.js';
 import type { ExitInfo, OpenRequest, TargetConnector, TargetStream } from './target.js';
 
@@ -30,24 +31,39 @@ function hangUpGroup(pid: number | undefined, isDone: () => boolean): void {
 
 /** Runs the target's shell on this host: in a pty (node-pty) when the client asked for one, else with pipes. */
 export class LocalTargetConnector implements TargetConnector {
-  constructor(private readonly target: LocalTargetConfig & { name: string }) {}
+  constructor(private readonly target: ResolvedLocalTarget) {}
 
   async open(req: OpenRequest): Promise<TargetStream> {
     const t = this.target;
-    const args = req.kind === 'exec' ? ['-c', req.command ?? ''] : req.pty ? ['-l'] : [];
+    let file = t.shell;
+    let args: string[];
+    if (req.kind === 'subsystem') {
+      if (t.command) throw new BastionError('TARGET_FAILED', `target ${t.name} runs a fixed program and offers no file transfer`);
+      const env = this.environment(req);
+      const ids = t.run_as ? { uid: t.run_as.uid, gid: t.run_as.gid } : {};
+      return new PipeStream(t.sftp_server, [], { cwd: t.cwd ?? t.run_as?.home ?? homedir(), env, ...ids });
+    }
+    if (t.command) {
+      // A fixed-program target (psql, kubectl exec -it ...) is interactive only: no arbitrary commands.
+      if (req.kind === 'exec') throw new BastionError('TARGET_FAILED', `target ${t.name} runs a fixed program and does not accept commands; connect without one`);
+      [file, ...args] = t.command as [string, ...string[]];
+    } else {
+      args = req.kind === 'exec' ? ['-c', req.command ?? ''] : req.pty ? ['-l'] : [];
+    }
     const env = this.environment(req);
-    const cwd = t.cwd ?? homedir();
-    return req.pty ? new PtyStream(t.shell, args, { ...req.pty, cwd, env }) : new PipeStream(t.shell, args, cwd, env);
+    const ids = t.run_as ? { uid: t.run_as.uid, gid: t.run_as.gid } : {};
+    const cwd = t.cwd ?? t.run_as?.home ?? homedir();
+    return req.pty ? new PtyStream(file, args, { ...req.pty, cwd, env, ...ids }) : new PipeStream(file, args, { cwd, env, ...ids });
   }
 
   /** A minimal base, then the client's allow-listed variables, then the target's own (which win). */
   private environment(req: OpenRequest): Record<string, string> {
-    const me = userInfo();
+    const name = this.target.run_as?.name ?? userInfo().username;
     return {
       PATH: SAFE_PATH,
-      HOME: homedir(),
-      USER: me.username,
-      LOGNAME: me.username,
+      HOME: this.target.run_as?.home ?? homedir(),
+      USER: name,
+      LOGNAME: name,
       SHELL: this.target.shell,
       ...(req.pty ? { TERM: req.pty.term } : {}),
       ...req.env,
@@ -65,8 +81,8 @@ class PtyStream implements TargetStream {
   private readonly proc: IPty;
   private exited = false;
 
-  constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string> }) {
-    this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null });
+  constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
+    this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
     this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     this.proc.onExit(({ exitCode, signal }) => {
       this.exited = true;
@@ -110,9 +126,9 @@ class PipeStream implements TargetStream {
   private readonly child;
   private exited = false;
 
-  constructor(file: string, args: string[], cwd: string, env: Record<string, string>) {
+  constructor(file: string, args: string[], o: { cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
     // detached: its own process group, so a hang-up reaches everything it started.
-    this.child = spawnChild(file, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.child = spawnChild(file, args, { ...o, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child.stdout.on('data', (d: Buffer) => this.data.emit(d));
     this.child.stderr.on('data', (d: Buffer) => this.stderr.emit(d));
     this.child.stdin.on('error', () => undefined); // EPIPE when the program exits before reading its input

@@ -17,7 +17,8 @@ export interface ExitInfo {
 
 /** What a session asks a target for. */
 export interface OpenRequest {
-  readonly kind: 'shell' | 'exec';
+  /** `subsystem` with command "sftp" is the only subsystem offered. */
+  readonly kind: 'shell' | 'exec' | 'subsystem';
   readonly command?: string;
   readonly pty?: PtySpec;
   /** Client environment, already filtered by the allow-list. */

@@ -1,0 +1,112 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { AuditSink } from '../audit/audit-log.js';
+import { buildGrant, type GrantRequest, type GrantStore } from '../policy/grants.js';
+import type { Secret } from '../secret.js';
+import { describeError } from '../errors.js';
+
+const MAX_BODY = 16 * 1024;
+
+export interface ApiDeps {
+  readonly config: Config;
+  readonly grants: GrantStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly audit: AuditSink;
+  /** Called after a grant changed, so live sessions feel it at once. */
+  readonly onGrantsChanged: () => Promise<void>;
+}
+
+/** True when `header` is "Bearer T" for one of `tokens`; compared in constant time. */
+export function bearerMatches(header: string | undefined, tokens: readonly Secret[]): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const given = createHash('sha256').update(m[1]!).digest();
+  let ok = false;
+  for (const t of tokens) ok = timingSafeEqual(given, createHash('sha256').update(t.reveal()).digest()) || ok;
+  return ok;
+}
+
+/**
+ * The grants API a paging system calls when an engineer is paged:
+ * POST /api/grants, GET /api/grants, DELETE /api/grants/ID, all with a bearer token.
+ */
+export function createApiServer(deps: ApiDeps): Server {
+  return createServer((req, res) => {
+    handle(req, res, deps).catch((err) => {
+      deps.log.error({ err: describeError(err) }, 'api request failed');
+      send(res, 500, { error: 'internal error' });
+    });
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://bastion');
+  const ip = req.socket.remoteAddress ?? 'unknown';
+  if (!url.pathname.startsWith('/api/grants')) return send(res, 404, { error: 'not found' });
+  if (!bearerMatches(req.headers.authorization, deps.config.grant_tokens)) {
+    await deps.audit.record({ type: 'api.refused', ip, method: req.method, path: url.pathname.slice(0, 100), reason: req.headers.authorization ? 'wrong token' : 'no token' });
+    res.setHeader('WWW-Authenticate', 'Bearer');
+    return send(res, 401, { error: 'a valid bearer token is required (Authorization: Bearer TOKEN)' });
+  }
+  const now = deps.clock.now();
+  if (url.pathname === '/api/grants' && req.method === 'GET') {
+    return send(res, 200, { grants: await deps.grants.list() });
+  }
+  if (url.pathname === '/api/grants' && req.method === 'POST') {
+    const body = await readJson(req);
+    if (!body.ok) return send(res, body.status, { error: body.error });
+    const by = `api:${typeof (body.value as { requested_by?: unknown }).requested_by === 'string' ? String((body.value as { requested_by: string }).requested_by).replace(/[^\w.@-]/g, '').slice(0, 64) : ip}`;
+    const built = buildGrant(body.value as GrantRequest, deps.config, by, now);
+    if (!built.ok) return send(res, 400, { error: `${built.field}: ${built.message}` });
+    await deps.grants.add(built.grant);
+    await deps.onGrantsChanged();
+    return send(res, 201, { grant: built.grant });
+  }
+  const m = /^\/api\/grants\/(g-[0-9a-f]{12})$/.exec(url.pathname);
+  if (m && req.method === 'DELETE') {
+    const revoked = await deps.grants.revoke(m[1]!, `api:${ip}`, now);
+    if (!revoked) return send(res, 404, { error: `no grant ${m[1]}` });
+    await deps.onGrantsChanged();
+    return send(res, 200, { grant: revoked });
+  }
+  return send(res, 405, { error: 'use POST /api/grants, GET /api/grants or DELETE /api/grants/ID' });
+}
+
+async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; status: number; error: string }> {
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return { ok: false, status: 415, error: 'send Content-Type: application/json' };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return { ok: false, status: 413, error: `body larger than ${MAX_BODY} bytes` };
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return { ok: false, status: 400, error: 'expected a JSON object' };
+    return { ok: true, value };
+  } catch {
+    return { ok: false, status: 400, error: 'body is not valid JSON' };
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(body) + '\n');
+}
+
+export function listenApi(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
