@@ -45,15 +45,17 @@ export function sha256Hex(text: string): string {
  * `record` resolves; concurrent records are written in order and share an fsync.
  */
 export class AuditLog implements AuditSink {
-  private pending: { line: string; done: (err?: unknown) => void }[] = [];
+  private pending: { event: AuditEvent; ts: number; done: (err?: unknown) => void }[] = [];
   private flushing = false;
   private closed = false;
 
   private constructor(
     private readonly fh: FileHandle,
     private readonly clock: Clock,
+    /** Hash of the last line known to be on disk, its seq, and the file size after it. */
     private prev: string,
     private seq: number,
+    private size: number,
   ) {}
 
   /** Opens (or creates, mode 0600) the log, recovering from a line torn by a crash. */
@@ -66,11 +68,7 @@ export class AuditLog implements AuditSink {
       throw new BastionError('AUDIT_IO', `cannot open audit log ${path}: ${describeError(err)}`, { cause: err });
     }
     const { lastLine, tornBytes, size } = await readTail(fh);
-    let torn = 0;
-    if (tornBytes > 0) {
-      await fh.truncate(size - tornBytes);
-      torn = tornBytes;
-    }
+    if (tornBytes > 0) await fh.truncate(size - tornBytes);
     let prev = GENESIS_HASH;
     let seq = 0;
     if (lastLine !== undefined) {
@@ -81,33 +79,48 @@ export class AuditLog implements AuditSink {
         seq = 0;
       }
     }
-    const log = new AuditLog(fh, clock, prev, seq);
-    if (torn > 0) await log.record({ type: 'audit.recovered', dropped_bytes: torn, note: 'a partial line left by a crash was removed' });
+    const log = new AuditLog(fh, clock, prev, seq, size - tornBytes);
+    if (tornBytes > 0) await log.record({ type: 'audit.recovered', dropped_bytes: tornBytes, note: 'a partial line left by a crash was removed' });
     return log;
   }
 
   record(event: AuditEvent): Promise<void> {
     if (this.closed) return Promise.reject(new BastionError('AUDIT_IO', 'audit log is closed'));
-    this.seq += 1;
-    const { type, ...fields } = event;
-    const line = JSON.stringify({ seq: this.seq, ts: new Date(this.clock.now()).toISOString(), type, ...fields, prev: this.prev });
-    this.prev = sha256Hex(line);
     return new Promise((resolve, reject) => {
-      this.pending.push({ line, done: (err) => (err ? reject(err) : resolve()) });
+      this.pending.push({ event, ts: this.clock.now(), done: (err) => (err ? reject(err) : resolve()) });
       if (!this.flushing) void this.flush();
     });
   }
 
+  /**
+   * Writes queued events in order and fsyncs once per batch. Lines are chained only when written,
+   * and the chain moves on only after the fsync: a failed write (disk full) is cut off again, so
+   * the file never holds a torn line or a gap the next line would chain over.
+   */
   private async flush(): Promise<void> {
     this.flushing = true;
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
+      let prev = this.prev;
+      let seq = this.seq;
+      const lines = batch.map(({ event, ts }) => {
+        const { type, ...fields } = event;
+        seq += 1;
+        const line = JSON.stringify({ seq, ts: new Date(ts).toISOString(), type, ...fields, prev });
+        prev = sha256Hex(line);
+        return line + '\n';
+      });
+      const text = lines.join('');
       try {
-        await this.fh.write(batch.map((b) => b.line + '\n').join(''));
+        await this.fh.write(text);
         await this.fh.datasync();
+        this.prev = prev;
+        this.seq = seq;
+        this.size += Buffer.byteLength(text);
         for (const b of batch) b.done();
       } catch (err) {
+        await this.fh.truncate(this.size).catch(() => undefined);
         const e = new BastionError('AUDIT_IO', `cannot write audit log: ${describeError(err)}`, { cause: err });
         for (const b of batch) b.done(e);
       }

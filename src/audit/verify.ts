@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { GENESIS_HASH, sha256Hex } from './audit-log.js';
 
 export type AuditVerifyResult =
-  | { ok: true; lines: number }
+  | { ok: true; lines: number; lastHash: string }
   | { ok: false; line: number; reason: string };
 
 /** Walks the chain from the first line; names the first line that does not follow from the one before. */
@@ -23,5 +23,5 @@ export async function verifyAuditLog(path: string): Promise<AuditVerifyResult> {
     if (rec.seq !== n) return { ok: false, line: n, reason: `sequence number ${String(rec.seq)} where ${n} was expected` };
     prev = sha256Hex(line);
   }
-  return { ok: true, lines: n };
+  return { ok: true, lines: n, lastHash: prev };
 }

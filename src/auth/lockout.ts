@@ -47,8 +47,8 @@ export class Lockouts {
     return { ...status, remaining };
   }
 
-  /** A successful MFA clears the failure history. */
-  async succeed(user: string): Promise<void> {
-    await this.store.update(user, () => undefined);
+  /** A successful MFA clears the failure history, but never an active lock (another connection may have set it). */
+  async succeed(user: string, now: number): Promise<void> {
+    await this.store.update(user, (cur) => (cur?.lockedUntil !== undefined && cur.lockedUntil > now ? cur : undefined));
   }
 }

@@ -1,7 +1,7 @@
 import type { Config, UserConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
-import { authorize, type AllowedTarget } from '../policy/policy.js';
+import { authorize, type AllowedTarget, type Decision } from '../policy/policy.js';
 import type { GrantStore } from '../policy/grants.js';
 import { findKey, type AuthorizedKey } from './keys.js';
 import { parseLoginName, printable } from './login-name.js';
@@ -9,7 +9,7 @@ import { readTotpSecret, type TotpVerifier } from './totp.js';
 import type { Lockouts } from './lockout.js';
 import { validateJustification, type Justification } from './justification.js';
 import { formatDuration } from '../config/duration.js';
-import type { AuthRequest, AuthResult, Principal, Prompter } from './types.js';
+import type { AuthRequest, AuthResult, PendingPrincipal, Principal, Prompter } from './types.js';
 
 export interface LoginDeps {
   readonly config: Config;
@@ -75,7 +75,7 @@ export class LoginFlow {
 
   private publickey(req: Extract<AuthRequest, { method: 'publickey' }>): AuthResult {
     const name = parseLoginName(req.username);
-    const user = name.ok ? this.deps.config.users[name.user] : undefined;
+    const user = name.ok && Object.hasOwn(this.deps.config.users, name.user) ? this.deps.config.users[name.user] : undefined;
     // Unknown users and unknown keys take the same path and get the same answer.
     const key = findKey(user?.keys ?? [], req.keyBlob);
     if (!name.ok || !user || !key) {
@@ -112,52 +112,70 @@ export class LoginFlow {
 
     const now = this.deps.clock.now();
     const decision = authorize(user, proven.target, this.deps.config, await this.deps.grants.list(), now);
-    if (!decision.allow) {
+    if (!decision.allow && !(decision.reason === 'no-target' && decision.allowed.length > 0)) {
       const requested = decision.requested === undefined ? undefined : printable(decision.requested);
       await this.audit({ type: 'access.refused', ...base, target: requested, reason: decision.reason });
       const list = describeTargets(decision.allowed);
       const why =
         decision.reason === 'no-target'
-          ? `Name a target: ssh -p PORT ${user.name}:TARGET@HOST. Your targets: ${list}.`
+          ? `You have no targets. Ask for a grant, or name a target: ssh -p PORT ${user.name}:TARGET@HOST.`
           : `You may not open target "${requested}". Your targets: ${list}.`;
       await tell(prompter, why);
       return { status: 'refused' };
     }
 
-    const breakGlass = decision.via === 'break-glass';
+    const target = decision.allow ? decision.target : undefined;
+    const breakGlass = decision.allow && decision.via === 'break-glass';
     const warning = breakGlass
-      ? `BREAK-GLASS ACCESS to "${decision.target}": this is an emergency override. Security is alerted the moment you log in, ` +
+      ? `BREAK-GLASS ACCESS to "${target}": this is an emergency override. Security is alerted the moment you log in, ` +
         `the session ends after ${formatDuration(this.deps.config.break_glass.window)} at most, and it will be reviewed afterwards.`
-      : undefined;
-    const justification = await this.askJustification(prompter, { ...base, target: decision.target }, warning);
+      : decision.allow
+        ? undefined
+        : `You will choose a target after login (${describeTargets(decision.allowed)}).`;
+    const justification = await this.askJustification(prompter, { ...base, ...(target ? { target } : {}) }, warning);
     if (!justification) return { status: 'refused' };
+    const identity = { user: user.name, ticket: justification.ticket, reason: justification.reason, keyFingerprint: proven.key.fingerprint, mfa: 'totp' as const };
 
-    const principal: Principal = {
-      user: user.name,
-      target: decision.target,
-      via: decision.via,
-      breakGlass,
-      ...(decision.expiresAt !== undefined ? { expiresAt: decision.expiresAt } : {}),
-      ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}),
-      limits: decision.limits,
-      ticket: justification.ticket,
-      reason: justification.reason,
-      keyFingerprint: proven.key.fingerprint,
-      mfa: 'totp',
-    };
+    if (!decision.allow) {
+      await this.audit({ type: 'login.success', ...base, target: null, choices: decision.allowed.map((a) => a.target), mfa: 'totp', ticket: identity.ticket, reason: identity.reason });
+      return { status: 'accepted', principal: { ...identity, choices: decision.allowed } };
+    }
+    const principal = toPrincipal(identity, decision);
+    await this.auditSuccess(base, principal);
+    return { status: 'accepted', principal };
+  }
+
+  /**
+   * After login, a user who named no target picked `target` from the menu: decide again (grants may
+   * have changed) and audit the outcome.
+   */
+  async choose(pending: PendingPrincipal, target: string, ip: string): Promise<Principal | { refused: string }> {
+    const user = Object.hasOwn(this.deps.config.users, pending.user) ? this.deps.config.users[pending.user] : undefined;
+    if (!user) return { refused: 'unknown user' };
+    const decision = authorize(user, target, this.deps.config, await this.deps.grants.list(), this.deps.clock.now());
+    const base = { user: pending.user, ip, key: pending.keyFingerprint };
+    if (!decision.allow) {
+      await this.audit({ type: 'access.refused', ...base, target: printable(target), reason: decision.reason });
+      return { refused: `you may not open "${printable(target)}" now` };
+    }
+    const principal = toPrincipal(pending, decision);
+    await this.auditSuccess(base, principal);
+    return principal;
+  }
+
+  private async auditSuccess(base: Record<string, string>, principal: Principal): Promise<void> {
     await this.audit({
       type: 'login.success',
       ...base,
       target: principal.target,
       via: principal.via,
-      break_glass: breakGlass,
+      break_glass: principal.breakGlass,
       grant_id: principal.grantId,
       expires_at: principal.expiresAt === undefined ? undefined : new Date(principal.expiresAt).toISOString(),
-      mfa: 'totp',
+      mfa: principal.mfa,
       ticket: principal.ticket,
       reason: principal.reason,
     });
-    return { status: 'accepted', principal };
   }
 
   private async verifyTotp(user: UserConfig, prompter: Prompter, base: Record<string, string>): Promise<'ok' | 'refused'> {
@@ -173,9 +191,16 @@ export class LoginFlow {
       const answers = await prompter.ask(TITLE, note, [{ prompt: 'Verification code (6 digits from your authenticator app): ', echo: false }]);
       if (answers === undefined) return 'refused';
       const now = this.deps.clock.now();
+      // Checked again at every answer: other connections may have locked the user while this one waited.
+      const lockNow = await this.deps.lockouts.status(user.name, now);
+      if (lockNow.locked) {
+        await this.audit({ type: 'login.locked', ...base, until: new Date(lockNow.until).toISOString(), note: 'locked while this login was in progress' });
+        await tell(prompter, `This account is locked after too many wrong codes until ${hhmm(lockNow.until)} UTC.`);
+        return 'refused';
+      }
       const outcome = await this.deps.totp.check(user.name, secret, answers[0] ?? '', now);
       if (outcome.ok) {
-        await this.deps.lockouts.succeed(user.name);
+        await this.deps.lockouts.succeed(user.name, now);
         return 'ok';
       }
       await this.audit({ type: 'login.failure', ...base, method: 'totp', reason: outcome.reason });
@@ -242,4 +267,20 @@ function hhmm(ms: number): string {
 /** "db1 (standing), prod (break-glass)" for messages. */
 export function describeTargets(allowed: readonly AllowedTarget[]): string {
   return allowed.length > 0 ? allowed.map((a) => `${a.target} (${a.via})`).join(', ') : 'none';
+}
+
+function toPrincipal(identity: Omit<PendingPrincipal, 'choices'>, decision: Extract<Decision, { allow: true }>): Principal {
+  return {
+    user: identity.user,
+    target: decision.target,
+    via: decision.via,
+    breakGlass: decision.via === 'break-glass',
+    ...(decision.expiresAt !== undefined ? { expiresAt: decision.expiresAt } : {}),
+    ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}),
+    limits: decision.limits,
+    ticket: identity.ticket,
+    reason: identity.reason,
+    keyFingerprint: identity.keyFingerprint,
+    mfa: identity.mfa,
+  };
 }

@@ -8,7 +8,7 @@ export type LoginName = { ok: true; user: string; target?: string } | { ok: fals
  * `printable` makes it safe to echo back.
  */
 export function parseLoginName(username: string): LoginName {
-  if (username.length > 256) return { ok: false };
+  if (username.length > 16_384) return { ok: false };
   const i = username.indexOf(':');
   const user = i < 0 ? username : username.slice(0, i);
   if (!NAME_PATTERN.test(user)) return { ok: false };

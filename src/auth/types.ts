@@ -1,4 +1,4 @@
-import type { AccessVia, SessionLimits } from '../policy/policy.js';
+import type { AccessVia, AllowedTarget, SessionLimits } from '../policy/policy.js';
 
 /** Who logged in, to what, and why: everything a session needs to know about its login. */
 export interface Principal {
@@ -16,11 +16,24 @@ export interface Principal {
   readonly mfa: 'totp';
 }
 
+/** Logged in without naming a target while several are open to the user: they pick one after login. */
+export interface PendingPrincipal {
+  readonly user: string;
+  readonly target?: undefined;
+  readonly choices: readonly AllowedTarget[];
+  readonly ticket: string;
+  readonly reason: string;
+  readonly keyFingerprint: string;
+  readonly mfa: 'totp';
+}
+
+export type Login = Principal | PendingPrincipal;
+
 export type AuthMethod = 'publickey' | 'keyboard-interactive';
 
 /** What the connection answers the client. */
 export type AuthResult =
-  | { status: 'accepted'; principal: Principal }
+  | { status: 'accepted'; principal: Login }
   /** publickey query without signature: "this key would be accepted". */
   | { status: 'key-ok' }
   /** Go on with these methods; `partial` when the step just taken succeeded. */

@@ -4,7 +4,7 @@ import ssh2 from 'ssh2';
 import { generateSecret, generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import { loadConfig } from '../config/load.js';
-import { BastionError } from '../errors.js';
+import { BastionError, describeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startBastion } from '../main.js';
 import { verifyAuditLog } from '../audit/verify.js';
@@ -24,10 +24,18 @@ export async function serve(configFile: string): Promise<void> {
   const onSignal = (sig: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
-      log.warn({ signal: sig }, 'second signal: exiting now');
-      process.exit(1);
+      log.warn({ signal: sig }, 'second signal: ending every session and exiting now');
+      bastion.registry.terminateAll('The bastion is stopping now; this session is closed.', 'bastion stopped');
+      setTimeout(() => process.exit(1), 200);
+      return;
     }
-    void bastion.stop(sig).then(() => process.exit(0));
+    bastion.stop(sig).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: describeError(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -67,6 +75,9 @@ export async function auditVerify(configFile: string, file?: string): Promise<nu
   }
   if (result.ok) {
     process.stdout.write(`OK: ${path}: ${result.lines} lines, hash chain intact\n`);
+    // The chain proves order and integrity inside the file; compare this anchor with a copy kept
+    // elsewhere to also detect lines cut off the end or a rewritten file.
+    process.stdout.write(`last line: seq ${result.lines}, sha256 ${result.lastHash}\n`);
     return 0;
   }
   process.stdout.write(`FAILED: ${path}: line ${result.line}: ${result.reason}\n`);

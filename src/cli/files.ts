@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BastionError } from '../errors.js';
 
@@ -9,7 +9,9 @@ export function writeSecretFile(path: string, content: string, force = false): v
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
+  // 'wx' never follows a planted symlink nor keeps an old file's mode.
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, content);
     fsyncSync(fd);

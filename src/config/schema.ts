@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
 /** A duration written as "15m", "60s", "2h" or a number of seconds; parsed to milliseconds. */
 const duration = (min = 0, max = 366 * 86_400_000) =>
@@ -8,7 +8,7 @@ const duration = (min = 0, max = 366 * 86_400_000) =>
     if (ms === undefined || ms < min || ms > max) {
       ctx.addIssue({
         code: 'custom',
-        message: `expected a duration like "90s", "15m" or "2h" between ${min / 1000}s and ${max / 86_400_000}d, got ${JSON.stringify(v)}`,
+        message: `expected a duration like "90s", "15m" or "2h" between ${formatDuration(min)} and ${formatDuration(max)}, got ${JSON.stringify(v)}`,
       });
       return z.NEVER;
     }
@@ -30,6 +30,11 @@ const localTarget = z.strictObject({
   command: z.array(z.string().min(1)).min(1).optional(),
   /** Run as this OS user (the bastion must run as root to switch users). */
   run_as: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).optional(),
+  /**
+   * Without run_as a target runs as the bastion's own user, who can read the bastion's keys, TOTP
+   * secrets and audit log. Only a demo should say yes here.
+   */
+  allow_bastion_user: z.boolean().default(false),
   cwd: z.string().min(1).optional(),
   /** Serves sftp (and scp, which uses sftp) when a role allows file transfer. */
   sftp_server: z.string().min(1).default('/usr/lib/openssh/sftp-server'),

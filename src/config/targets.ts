@@ -13,7 +13,7 @@ export interface RunAs {
   readonly home: string;
 }
 
-export type ResolvedLocalTarget = Omit<LocalTargetConfig, 'run_as'> & { readonly name: string; readonly run_as?: RunAs };
+export type ResolvedLocalTarget = Omit<LocalTargetConfig, 'run_as' | 'allow_bastion_user'> & { readonly name: string; readonly run_as?: RunAs };
 
 export interface ResolvedSshTarget {
   readonly type: 'ssh';
@@ -39,11 +39,20 @@ export function resolveTarget(name: string, t: TargetConfig, abs: (p: string) =>
   if (t.type === 'local') {
     const cwd = t.cwd === undefined ? undefined : abs(t.cwd);
     if (cwd !== undefined && !isDirectory(cwd)) fail(at('cwd'), `not a directory: ${cwd}`);
-    const { run_as: runAsName, ...rest } = t;
+    const { run_as: runAsName, allow_bastion_user, ...rest } = t;
     let run_as: RunAs | undefined;
+    const me = process.getuid?.() ?? -1;
     if (runAsName !== undefined) {
       run_as = lookupUser(runAsName);
       if (!run_as) fail(at('run_as'), `no such OS user: ${runAsName}`);
+      else if (run_as.uid !== me && me !== 0) fail(at('run_as'), `the bastion must run as root to start programs as ${runAsName}`);
+    }
+    if ((run_as === undefined || run_as.uid === me) && !allow_bastion_user) {
+      fail(
+        at('run_as'),
+        "this target would run as the bastion's own user, who can read the bastion's host key, TOTP secrets and audit log; " +
+          'set run_as: USER (an account without access to the bastion files), or allow_bastion_user: true for a demo',
+      );
     }
     return { ...rest, name, cwd, ...(run_as ? { run_as } : {}) };
   }

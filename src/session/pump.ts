@@ -1,5 +1,9 @@
+import { constants } from 'node:os';
 import type { ServerChannel } from 'ssh2';
 import type { ExitInfo, TargetStream } from '../targets/target.js';
+
+/** Signal names RFC 4254 allows in exit-signal; others are reported as exit status 128+n, as shells do. */
+const RFC_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 
 /**
  * Moves bytes between the client's channel and the target until the target exits or the client
@@ -8,7 +12,7 @@ import type { ExitInfo, TargetStream } from '../targets/target.js';
  */
 export function pump(channel: ServerChannel, stream: TargetStream, onInput: () => void = () => undefined): Promise<{ exit?: ExitInfo; clientClosed: boolean }> {
   return new Promise((resolve) => {
-    let waitingForDrain = false;
+    let waiting = 0;
     let finished = false;
     const finish = (result: { exit?: ExitInfo; clientClosed: boolean }) => {
       if (finished) return;
@@ -16,20 +20,20 @@ export function pump(channel: ServerChannel, stream: TargetStream, onInput: () =
       for (const d of disposables) d.dispose();
       resolve(result);
     };
-    const onDrain = () => {
-      waitingForDrain = false;
-      stream.resume();
+    // stdout and stderr share the channel window: pause the target until both have drained.
+    const backpressure = (writable: NodeJS.WritableStream, ok: boolean) => {
+      if (ok) return;
+      if (waiting++ === 0) stream.pause();
+      writable.once('drain', () => {
+        if (--waiting === 0) stream.resume();
+      });
     };
     const disposables = [
       stream.onData((chunk) => {
-        if (!channel.write(chunk) && !waitingForDrain) {
-          waitingForDrain = true;
-          stream.pause();
-          channel.once('drain', onDrain);
-        }
+        if (channel.writable) backpressure(channel, channel.write(chunk));
       }),
       stream.onStderr((chunk) => {
-        channel.stderr.write(chunk);
+        if (channel.stderr.writable) backpressure(channel.stderr, channel.stderr.write(chunk));
       }),
       stream.onExit((exit) => {
         sendExit(channel, exit);
@@ -52,10 +56,16 @@ export function pump(channel: ServerChannel, stream: TargetStream, onInput: () =
 /** Reports the exit status (or signal; nothing when unknown) to the client, then closes the channel. */
 export function sendExit(channel: ServerChannel, exit: ExitInfo): void {
   try {
-    if (exit.signal) channel.exit(exit.signal, false, '');
+    if (exit.signal && RFC_SIGNALS.has(exit.signal)) channel.exit(exit.signal, false, '');
+    else if (exit.signal) channel.exit(128 + (constants.signals[`SIG${exit.signal}` as NodeJS.Signals] ?? 0));
     else if (exit.code !== null) channel.exit(exit.code);
-    channel.end();
   } catch {
     // the client is already gone
+  } finally {
+    try {
+      channel.end();
+    } catch {
+      // already closed
+    }
   }
 }

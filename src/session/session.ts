@@ -2,7 +2,9 @@ import type { Session as SshSession, ServerChannel, PseudoTtyInfo } from 'ssh2';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
-import type { Principal } from '../auth/types.js';
+import type { Login, PendingPrincipal, Principal } from '../auth/types.js';
+import { chooseFromMenu } from './menu.js';
+import { describeTargets } from '../auth/login-flow.js';
 import type { OpenRequest, PtySpec, TargetConnector, TargetStream } from '../targets/target.js';
 import { envAllowed, MAX_ENV_VARS } from './env.js';
 import { newSessionId } from './ids.js';
@@ -12,9 +14,11 @@ import { printable } from '../auth/login-name.js';
 import { describeError } from '../errors.js';
 
 export interface SessionDeps {
-  readonly principal: Principal;
+  /** The login; without a target when the user picks one from the menu. */
+  readonly login: Login;
+  readonly choose: (pending: PendingPrincipal, target: string) => Promise<Principal | { refused: string }>;
   readonly peer: { ip: string; port: number };
-  readonly connector: TargetConnector;
+  readonly connectors: ReadonlyMap<string, TargetConnector>;
   readonly audit: AuditSink;
   readonly log: Logger;
   readonly clock: Clock;
@@ -25,6 +29,7 @@ export interface SessionDeps {
 }
 
 const MAX_DIM = 1000;
+const FORWARDED_SIGNALS = new Set(['INT', 'TERM', 'HUP', 'QUIT', 'KILL', 'USR1', 'USR2', 'TSTP', 'CONT', 'WINCH']);
 /** Legacy scp runs as a command (`scp -t`/`-f`); it is file transfer like sftp. */
 const SCP_COMMAND = /^\s*(\S*\/)?scp\s/;
 
@@ -34,7 +39,8 @@ const SCP_COMMAND = /^\s*(\S*\/)?scp\s/;
  * The ssh2 callbacks only translate; byte pumping is `pump`, limits are the enforcer's.
  */
 export function handleSession(ssh: SshSession, deps: SessionDeps): void {
-  const { principal } = deps;
+  const login = deps.login;
+  const who = { user: login.user, target: login.target ?? null, ip: deps.peer.ip };
   let pty: PtySpec | undefined;
   const env: Record<string, string> = {};
   let stream: TargetStream | undefined;
@@ -44,8 +50,11 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     accept?.();
   });
   ssh.on('window-change', (accept, _reject, info) => {
-    if (pty) pty = { ...pty, cols: dim(info.cols, pty.cols), rows: dim(info.rows, pty.rows) };
-    stream?.resize(dim(info.cols, 80), dim(info.rows, 24));
+    // A 0x0 change keeps the current size.
+    const cols = dim(info.cols, pty?.cols ?? 80);
+    const rows = dim(info.rows, pty?.rows ?? 24);
+    if (pty) pty = { ...pty, cols, rows };
+    stream?.resize(cols, rows);
     accept?.();
   });
   ssh.on('env', (accept, reject, info) => {
@@ -59,17 +68,23 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
   });
   ssh.on('shell', (accept, reject) => start({ kind: 'shell' }, accept, reject));
   ssh.on('exec', (accept, reject, info) => {
-    if (SCP_COMMAND.test(info.command) && !principal.limits.allow.file_transfer) return refuseWithMessage('scp', accept);
+    if (SCP_COMMAND.test(info.command) && !allows(login, 'file_transfer')) return refuseWithMessage('scp', accept);
     start({ kind: 'exec', command: info.command }, accept, reject);
   });
   ssh.on('subsystem', (accept, reject, info) => {
     if (info.name !== 'sftp') return refuseWithMessage(`subsystem ${printable(info.name, 32)}`, accept);
-    if (!principal.limits.allow.file_transfer) return refuseWithMessage('sftp', accept);
+    if (!allows(login, 'file_transfer')) return refuseWithMessage('sftp', accept);
     start({ kind: 'subsystem', command: 'sftp' }, accept, reject);
   });
   ssh.on('x11', (_accept, reject) => refuse('x11 forwarding', reject));
   ssh.on('auth-agent', (_accept, reject) => refuse('agent forwarding', reject));
-  ssh.on('signal', (accept) => accept?.());
+  ssh.on('signal', (accept, reject, info) => {
+    // Only the signals a user at a terminal could send anyway.
+    const name = String(info.name).replace(/^SIG/, '');
+    if (!FORWARDED_SIGNALS.has(name) || !stream) return reject?.();
+    stream.signal(name);
+    accept?.();
+  });
 
   function audit(event: Parameters<AuditSink['record']>[0]): Promise<void> {
     return deps.audit.record(event).catch((err) => deps.log.error({ err: describeError(err) }, 'audit write failed'));
@@ -77,37 +92,72 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
 
   function refuse(what: string, reject: (() => void) | undefined): void {
     reject?.();
-    void audit({ type: 'channel.refused', user: principal.user, target: principal.target, ip: deps.peer.ip, what });
+    void audit({ type: 'channel.refused', ...who, what });
   }
 
   /** Accepts the channel only to say why it is refused (OpenSSH shows stderr; a bare failure says nothing useful). */
   function refuseWithMessage(what: string, accept: () => ServerChannel | undefined): void {
     const channel = accept();
     if (channel) {
-      channel.stderr.write(`bastion: ${what} is not allowed for your role on ${principal.target}\r\n`);
+      say(channel, `bastion: ${what} is not allowed for your role${login.target ? ` on ${login.target}` : ''}\r\n`);
       sendExit(channel, { code: 1 });
     }
-    void audit({ type: 'channel.refused', user: principal.user, target: principal.target, ip: deps.peer.ip, what });
+    void audit({ type: 'channel.refused', ...who, what });
   }
+
+  /** Set when the client closes the channel before the pump is attached (the target must not outlive it). */
+  const closedEarly = { value: false };
 
   function start(req: { kind: OpenRequest['kind']; command?: string }, accept: () => ServerChannel | undefined, reject: (() => void) | undefined): void {
     if (!deps.accepting()) return void reject?.();
     const channel = accept();
     if (!channel) return;
-    const limit = principal.limits.maxPerUser;
-    if (deps.registry.countFor(principal.user) >= limit) {
-      channel.stderr.write(`bastion: you already have ${limit} open session${limit === 1 ? '' : 's'} (the limit); close one first\r\n`);
-      sendExit(channel, { code: 1 });
-      void audit({ type: 'channel.refused', user: principal.user, target: principal.target, ip: deps.peer.ip, what: 'session', reason: 'concurrent session limit' });
-      return;
-    }
-    void run(req, channel).catch((err) => {
-      deps.log.error({ err: describeError(err) }, 'session failed');
-      sendExit(channel, { code: 1 });
-    });
+    channel.stderr.on('error', () => undefined);
+    channel.on('error', () => undefined);
+    channel.once('close', () => (closedEarly.value = true));
+    void resolvePrincipal(req, channel)
+      .then((principal) => {
+        if (!principal) return;
+        const limit = principal.limits.maxPerUser;
+        if (deps.registry.countFor(principal.user) >= limit) {
+          say(channel, `bastion: you already have ${limit} open session${limit === 1 ? '' : 's'} (the limit); close one first\r\n`);
+          sendExit(channel, { code: 1 });
+          void audit({ type: 'channel.refused', ...who, what: 'session', reason: 'concurrent session limit' });
+          return;
+        }
+        return run(req, channel, principal);
+      })
+      .catch((err) => {
+        deps.log.error({ err: describeError(err) }, 'session failed');
+        sendExit(channel, { code: 1 });
+      });
   }
 
-  async function run(req: { kind: OpenRequest['kind']; command?: string }, channel: ServerChannel): Promise<void> {
+  /** The login's principal, or for a login without a target the one picked from the menu (shell with a pty only). */
+  async function resolvePrincipal(req: { kind: OpenRequest['kind'] }, channel: ServerChannel): Promise<Principal | undefined> {
+    if (!('choices' in login)) return login;
+    if (req.kind !== 'shell' || !pty) {
+      say(channel, `bastion: name a target: ssh -p PORT ${login.user}:TARGET@HOST. Your targets: ${describeTargets(login.choices)}\r\n`);
+      sendExit(channel, { code: 2 });
+      return undefined;
+    }
+    const choice = await chooseFromMenu(channel, login.user, login.choices);
+    if (!choice) {
+      sendExit(channel, { code: 0 });
+      return undefined;
+    }
+    const chosen = await deps.choose(login, choice.target);
+    if ('refused' in chosen) {
+      say(channel, `bastion: ${chosen.refused}\r\n`);
+      sendExit(channel, { code: 1 });
+      return undefined;
+    }
+    return chosen;
+  }
+
+  async function run(req: { kind: OpenRequest['kind']; command?: string }, channel: ServerChannel, principal: Principal): Promise<void> {
+    const connector = deps.connectors.get(principal.target);
+    if (!connector) throw new Error(`no connector for target ${principal.target}`);
     const id = newSessionId(deps.clock.now());
     const startedAt = deps.clock.now();
     const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass };
@@ -118,27 +168,36 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       startedAt,
       lastInputAt: startedAt,
       noticeSent: false,
-      notify: (message) => channel.stderr.write(`\r\n[bastion] ${message}\r\n`),
+      notify: (message) => say(channel, `\r\n[bastion] ${message}\r\n`),
       terminate: (message, reason) => {
         endReason ??= reason;
-        channel.stderr.write(`\r\n[bastion] ${message}\r\n`);
+        say(channel, `\r\n[bastion] ${message}\r\n`);
         stream?.close();
       },
     };
     // Registered before the target opens, so the per-user limit and shutdown see it at once.
     deps.registry.add(live);
     try {
-      await audit({ type: 'session.start', ...base, kind: req.kind, command: req.command, pty: pty ? `${pty.cols}x${pty.rows}` : null, via: principal.via, grant_id: principal.grantId, ticket: principal.ticket });
+      try {
+        await deps.audit.record({ type: 'session.start', ...base, kind: req.kind, command: req.command, pty: pty ? `${pty.cols}x${pty.rows}` : null, via: principal.via, grant_id: principal.grantId, ticket: principal.ticket });
+      } catch (err) {
+        // Never silent: a session that cannot be audited does not start.
+        deps.log.error({ err: describeError(err), ...base }, 'audit write failed; session refused');
+        say(channel, 'bastion: the audit log cannot be written, so no session can start; tell the bastion operators\r\n');
+        sendExit(channel, { code: 1 });
+        return;
+      }
       deps.log.info({ ...base, kind: req.kind }, 'session started');
       try {
-        stream = await deps.connector.open({ kind: req.kind, ...(req.command !== undefined ? { command: req.command } : {}), ...(pty ? { pty } : {}), env, user: principal.user });
+        stream = await connector.open({ kind: req.kind, ...(req.command !== undefined ? { command: req.command } : {}), ...(pty ? { pty } : {}), env, user: principal.user });
       } catch (err) {
-        channel.stderr.write(`bastion: ${describeError(err)}\r\n`);
+        say(channel, `bastion: ${describeError(err)}\r\n`);
         sendExit(channel, { code: 1 });
         await audit({ type: 'session.end', ...base, exit_code: 1, reason: `target unavailable: ${describeError(err)}`, duration_ms: deps.clock.now() - startedAt });
         return;
       }
-      if (endReason !== undefined) stream.close(); // ended (shutdown, revocation) while the target was opening
+      // Ended (shutdown, revocation) or abandoned by the client while the target was opening.
+      if (endReason !== undefined || closedEarly.value) stream.close();
       const result = await pump(channel, stream, () => (live.lastInputAt = deps.clock.now()));
       await audit({
         type: 'session.end',
@@ -162,4 +221,13 @@ function dim(n: number | undefined, fallback: number): number {
 
 function termName(term: string | undefined): string {
   return term && /^[A-Za-z0-9._+-]{1,64}$/.test(term) ? term : 'xterm-256color';
+}
+
+/** Writes to the client's stderr unless the channel is already closing (a late write must never throw). */
+function say(channel: ServerChannel, text: string): void {
+  if (channel.stderr.writable && !channel.destroyed) channel.stderr.write(text);
+}
+
+function allows(login: Login, what: 'file_transfer' | 'port_forwarding'): boolean {
+  return 'limits' in login && login.limits.allow[what];
 }

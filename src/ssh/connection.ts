@@ -1,7 +1,7 @@
 import type { AuthContext, Connection, ClientInfo } from 'ssh2';
 import type { Logger } from '../log.js';
 import { LoginFlow, type LoginDeps } from '../auth/login-flow.js';
-import type { AuthRequest, AuthResult, Principal, Prompter } from '../auth/types.js';
+import type { AuthRequest, AuthResult, Login, Prompter } from '../auth/types.js';
 import { handleSession } from '../session/session.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { TargetConnector } from '../targets/target.js';
@@ -31,7 +31,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   const peer = { ip: info.ip, port: info.port };
   const flow = new LoginFlow(deps, peer);
   const log = deps.log.child({ ip: peer.ip, port: peer.port });
-  let principal: Principal | undefined;
+  let principal: Login | undefined;
   let lastUsername: string | undefined;
   let timedOut = false;
   let queue: Promise<unknown> = Promise.resolve();
@@ -74,16 +74,16 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   client.on('ready', () => {
     deps.onSettled();
     if (!principal) return client.end();
-    log.info({ user: principal.user, target: principal.target }, 'login complete');
+    log.info({ user: principal.user, target: principal.target ?? null }, 'login complete');
   });
 
   client.on('session', (accept, reject) => {
-    const connector = principal ? deps.connectors.get(principal.target) : undefined;
-    if (!principal || !connector) return reject();
+    if (!principal) return reject();
     handleSession(accept(), {
-      principal,
+      login: principal,
+      choose: (pending, target) => flow.choose(pending, target, peer.ip),
       peer,
-      connector,
+      connectors: deps.connectors,
       audit: deps.audit,
       log,
       clock: deps.clock,

@@ -84,7 +84,8 @@ export class FileKvStore<T> implements KvStore<T> {
   private writeAll(all: Record<string, T>): void {
     const tmp = `${this.path}.tmp-${process.pid}`;
     try {
-      const fd = openSync(tmp, 'w', 0o600);
+      rmSync(tmp, { force: true });
+      const fd = openSync(tmp, 'wx', 0o600);
       try {
         writeSync(fd, JSON.stringify(all));
         fsyncSync(fd);

@@ -15,18 +15,19 @@ const KILL_AFTER_MS = 2000;
  * A session that ends must not leave a `sleep` or a `tail -f` behind holding its output open.
  */
 function hangUpGroup(pid: number | undefined, isDone: () => boolean): void {
-  if (pid === undefined) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // the group is gone
-    }
-  };
-  signal('SIGHUP');
+  signalGroup(pid, 'SIGHUP');
   setTimeout(() => {
-    if (!isDone()) signal('SIGKILL');
+    if (!isDone()) signalGroup(pid, 'SIGKILL');
   }, KILL_AFTER_MS).unref();
+}
+
+function signalGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // the group is gone
+  }
 }
 
 /** Runs the target's shell on this host: in a pty (node-pty) when the client asked for one, else with pipes. */
@@ -113,6 +114,9 @@ class PtyStream implements TargetStream {
   resume(): void {
     this.proc.resume();
   }
+  signal(name: string): void {
+    signalGroup(this.proc.pid, `SIG${name}` as NodeJS.Signals);
+  }
   close(): void {
     // The shell leads its own session and process group in the pty.
     hangUpGroup(this.proc.pid, () => this.exited);
@@ -167,6 +171,9 @@ class PipeStream implements TargetStream {
   resume(): void {
     this.child.stdout.resume();
     this.child.stderr.resume();
+  }
+  signal(name: string): void {
+    signalGroup(this.child.pid, `SIG${name}` as NodeJS.Signals);
   }
   close(): void {
     hangUpGroup(this.child.pid, () => this.exited);

@@ -116,6 +116,13 @@ class UpstreamStream implements TargetStream {
   resume(): void {
     this.channel.resume();
   }
+  signal(name: string): void {
+    try {
+      this.channel.signal(name);
+    } catch {
+      // not all servers take signals
+    }
+  }
   close(): void {
     try {
       this.channel.signal('HUP');

@@ -40,6 +40,8 @@ export interface TargetStream {
   /** Flow control: stop and resume reading output while the client is slow. */
   pause(): void;
   resume(): void;
+  /** Delivers a signal the client sent (name without "SIG", already allow-listed). */
+  signal(name: string): void;
   /** Ends the program (hang-up). */
   close(): void;
 }

@@ -53,7 +53,7 @@ describe('the bastion CLI, run as a user runs it', () => {
       stringify({
         host_keys: [join(ROOT, 'keys.example/ssh_host_ed25519_key')],
         data_dir: join(dir, 'data'),
-        targets: { shell: { type: 'local' } },
+        targets: { shell: { type: 'local', allow_bastion_user: true } },
         users: { alice: { keys: [join(ROOT, 'keys.example/demo_ed25519.pub')] } },
       }),
     );

@@ -21,6 +21,8 @@ export interface TestBastion {
   configPath: string;
   dataDir: string;
   port: number;
+  /** The grants API port, when the config enables it. */
+  httpPort?: number;
   proc: ChildProcess;
   stdout: () => string;
   stderr: () => string;
@@ -33,13 +35,29 @@ export interface TestBastion {
 
 export interface BastionOptions {
   users: string[];
+  /** Extra targets, merged over the default `shell` and `other` local targets. */
+  targets?: Record<string, unknown>;
+  /** Roles; default: oncall with standing access to shell. */
+  roles?: Record<string, unknown>;
+  /** Per-user overrides of the generated user config (roles, default_target). */
+  userConfig?: Record<string, Record<string, unknown>>;
+  /** Enables the grants API on a free port with this bearer token. */
+  grantToken?: string;
   /** Extra/overriding top-level config (merged shallowly; auth merged one level deeper). */
   config?: Record<string, unknown>;
   auth?: Record<string, unknown>;
 }
 
-/** Writes a config with fresh keys and secrets for each user, then runs the built CLI as a user would. */
-export async function startTestBastion(opts: BastionOptions): Promise<TestBastion> {
+export interface TestConfig {
+  dir: string;
+  configPath: string;
+  users: Record<string, TestUser>;
+  /** The host key's public line, for a known_hosts file. */
+  hostPublic: string;
+}
+
+/** Writes a config with fresh host key, user keys and TOTP secrets in a temp dir. */
+export function writeTestConfig(opts: BastionOptions): TestConfig {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-test-'));
   const keysDir = join(dir, 'keys');
   mkdirSync(keysDir);
@@ -55,24 +73,31 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
     const secret = generateSecret({ length: 20 });
     writeFileSync(join(keysDir, `${name}.totp`), secret + '\n', { mode: 0o600 });
     users[name] = { name, privateKeyPath, publicKeyPath: `${privateKeyPath}.pub`, secret };
-    usersCfg[name] = { keys: [`keys/${name}_ed25519.pub`], totp_secret_file: `keys/${name}.totp`, roles: ['oncall'], default_target: 'shell' };
+    usersCfg[name] = { keys: [`keys/${name}_ed25519.pub`], totp_secret_file: `keys/${name}.totp`, roles: ['oncall'], default_target: 'shell', ...(opts.userConfig?.[name] ?? {}) };
   }
+  if (opts.grantToken) writeFileSync(join(keysDir, 'grant.token'), opts.grantToken + '\n', { mode: 0o600 });
   const config = {
     listen: { host: '127.0.0.1', port: 0 },
+    ...(opts.grantToken ? { http: { host: '127.0.0.1', port: 0, grant_token_file: 'keys/grant.token' } } : {}),
     host_keys: ['keys/host_key'],
     data_dir: './data',
     log_level: 'info',
     shutdown_grace: '5s',
     ...(opts.config ?? {}),
     auth: { lockout: { max_failures: 3, window: '15m', duration: '15m' }, ...(opts.auth ?? {}) },
-    targets: { shell: { type: 'local', shell: '/bin/bash' }, other: { type: 'local', shell: '/bin/sh' } },
-    roles: { oncall: { standing: ['shell'] } },
+    targets: demoTargets({ shell: { type: 'local', shell: '/bin/bash' }, other: { type: 'local', shell: '/bin/sh' }, ...(opts.targets ?? {}) }),
+    roles: opts.roles ?? { oncall: { standing: ['shell'] } },
     users: usersCfg,
   };
   const configPath = join(dir, 'bastion.yaml');
   writeFileSync(configPath, stringify(config));
   chmodSync(dir, 0o700);
+  return { dir, configPath, users, hostPublic: host.public };
+}
 
+/** Writes a test config, then runs the built CLI as a user would and waits until it listens. */
+export async function startTestBastion(opts: BastionOptions): Promise<TestBastion> {
+  const { dir, configPath, users, hostPublic } = writeTestConfig(opts);
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -81,7 +106,7 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
     const timer = setTimeout(() => reject(new Error(`bastion did not start:\n${out}\n${err}`)), 15_000);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /"msg":"ssh listening"/.test(out) ? /"port":(\d+)/.exec(out) : null;
+      const m = /"port":(\d+),[^\n]*"msg":"ssh listening"/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolvePort(Number(m[1]));
@@ -92,8 +117,10 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
       reject(new Error(`bastion exited with ${code}:\n${out}\n${err}`));
     });
   });
+  const httpMatch = /"port":(\d+),[^\n]*"msg":"http api listening"/.exec(out);
+  const httpPort = httpMatch ? Number(httpMatch[1]) : undefined;
   const knownHosts = join(dir, 'known_hosts');
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${host.public}\n`);
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPublic}\n`);
 
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   return {
@@ -101,6 +128,7 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
     configPath,
     dataDir: join(dir, 'data'),
     port,
+    ...(httpPort !== undefined ? { httpPort } : {}),
     proc,
     stdout: () => out,
     stderr: () => err,
@@ -115,4 +143,14 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Test targets run as the test's own user, which the config must allow explicitly (as the demo does). */
+function demoTargets(targets: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(targets).map(([name, t]) => {
+      const target = t as Record<string, unknown>;
+      return [name, target.type === 'local' && target.run_as === undefined ? { allow_bastion_user: true, ...target } : target];
+    }),
+  );
 }

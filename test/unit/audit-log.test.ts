@@ -24,7 +24,7 @@ describe('AuditLog', () => {
     expect(JSON.parse(lines[0]!).prev).toBe(GENESIS_HASH);
     expect(JSON.parse(lines[2]!).prev).toBe(sha256Hex(lines[1]!));
     expect(JSON.parse(lines[0]!).ts).toBe('2026-11-23T10:00:00.000Z');
-    expect(await verifyAuditLog(path)).toEqual({ ok: true, lines: 3 });
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, lines: 3 });
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
@@ -64,6 +64,6 @@ describe('AuditLog', () => {
     await again.close();
     const types = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type);
     expect(types).toEqual(['login.success', 'audit.recovered', 'session.start']);
-    expect(await verifyAuditLog(path)).toEqual({ ok: true, lines: 3 });
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, lines: 3 });
   });
 });

@@ -10,7 +10,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const file = join(ROOT, 'test-config.yaml');
 const base = {
   host_keys: ['keys.example/ssh_host_ed25519_key'],
-  targets: { shell: { type: 'local' } },
+  targets: { shell: { type: 'local', allow_bastion_user: true } },
   roles: { oncall: { standing: ['shell'] } },
   users: { demo: { keys: ['keys.example/demo_ed25519.pub'], roles: ['oncall'] } },
 };
@@ -57,6 +57,21 @@ describe('config', () => {
     expect(errorOf({ ...base, users: { demo: { ...base.users.demo, default_target: 'nowhere' } } })).toContain('users.demo.default_target: unknown target "nowhere"');
   });
 
+  it('refuses a local target that would run as the bastion user unless the config says so', () => {
+    expect(errorOf({ ...base, targets: { shell: { type: 'local' } } })).toContain("targets.shell.run_as: this target would run as the bastion's own user");
+    expect(errorOf({ ...base, targets: { shell: { type: 'local', run_as: 'no-such-user-x' } } })).toContain('targets.shell.run_as: no such OS user: no-such-user-x');
+  });
+
+  it('resolves ssh targets: credential files, pinned keys, exactly one of each', () => {
+    const ssh = { type: 'ssh', host: 'db1.internal', user: 'ops' };
+    expect(errorOf({ ...base, targets: { ...base.targets, db1: ssh } })).toMatch(/targets\.db1\.private_key_file: give exactly one of private_key_file or password_file[\s\S]*targets\.db1\.host_key: pin the upstream host key/);
+    expect(errorOf({ ...base, targets: { ...base.targets, db1: { ...ssh, private_key_file: 'keys.example/demo_ed25519.pub', host_key: 'nonsense' } } })).toMatch(/private_key_file: not a usable private key[\s\S]*host_key: expected an OpenSSH public key line/);
+    const pub = readFileSync(join(ROOT, 'keys.example/ssh_host_ed25519_key.pub'), 'utf8').trim();
+    const c = parseConfig(stringify({ ...base, targets: { ...base.targets, db1: { ...ssh, private_key_file: 'keys.example/demo_ed25519', host_key: pub } } }), file);
+    expect(c.targets.db1).toMatchObject({ type: 'ssh', host: 'db1.internal', port: 22, user: 'ops' });
+    expect(JSON.stringify(c.targets.db1)).not.toContain('PRIVATE KEY');
+  });
+
   it('reports every problem at once, and YAML syntax errors', () => {
     const msg = errorOf({ ...base, listen: { port: 'x' }, log_level: 'loud' });
     expect(msg.split('\n')).toHaveLength(2);
@@ -80,4 +95,18 @@ describe('parseDuration', () => {
     [60, 60_000],
   ])('%j → %d ms', (input, ms) => expect(parseDuration(input)).toBe(ms));
   it.each(['', '-5m', 'forever', '5 weeks', 'NaN', -1])('refuses %j', (input) => expect(parseDuration(input)).toBeUndefined());
+});
+
+describe('knownHostKeys', () => {
+  it('finds plain and hashed known_hosts entries for host and port', async () => {
+    const { knownHostKeys } = await import('../../src/config/targets.js');
+    const { createHmac } = await import('node:crypto');
+    const pub = readFileSync(join(ROOT, 'keys.example/ssh_host_ed25519_key.pub'), 'utf8').trim();
+    const salt = Buffer.from('0123456789abcdefghij');
+    const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('[db1]:2200').digest('base64')}`;
+    expect(knownHostKeys(`db1,10.0.0.5 ${pub}\n`, 'db1', 22)).toHaveLength(1);
+    expect(knownHostKeys(`db1 ${pub}\n`, 'db1', 2200)).toHaveLength(0);
+    expect(knownHostKeys(`${hashed} ${pub}\n`, 'db1', 2200)).toHaveLength(1);
+    expect(knownHostKeys(`@revoked db1 ${pub}\n# comment\n`, 'db1', 22)).toHaveLength(0);
+  });
 });

@@ -38,8 +38,15 @@ describe('Lockouts', () => {
   it('a success clears the count', async () => {
     const l = new Lockouts(new MemoryKvStore<LockoutRecord>(), policy);
     for (let i = 0; i < 4; i++) await l.fail('alice', 1000);
-    await l.succeed('alice');
+    await l.succeed('alice', 1500);
     expect(await l.fail('alice', 2000)).toMatchObject({ locked: false, remaining: 4 });
+  });
+
+  it('a success on one connection does not lift a lock set by others meanwhile', async () => {
+    const l = new Lockouts(new MemoryKvStore<LockoutRecord>(), policy);
+    for (let i = 0; i < 5; i++) await l.fail('alice', 1000);
+    await l.succeed('alice', 2000);
+    expect(await l.status('alice', 2000)).toEqual({ locked: true, until: 1000 + 15 * 60_000 });
   });
 
   it('survives a restart when kept in a file (0600)', async () => {
