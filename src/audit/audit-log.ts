@@ -18,6 +18,7 @@ export type AuditEventType =
   | 'login.success'
   | 'access.refused'
   | 'channel.refused'
+  | 'forward.opened'
   | 'session.start'
   | 'session.notice'
   | 'session.end'

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../auth/keygen.js';
 import { generateSecret, generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import { loadConfig } from '../config/load.js';
@@ -87,7 +87,7 @@ export async function auditVerify(configFile: string, file?: string): Promise<nu
 /** `bastion keys init DIR`: a new Ed25519 host key (0600) and its .pub. */
 export function keysInit(dir: string, force: boolean): void {
   const path = join(dir, 'ssh_host_ed25519_key');
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'bastion host key' });
+  const pair = generateEd25519('bastion host key');
   writeSecretFile(path, pair.private, force);
   writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
   process.stdout.write(`Host key written to ${path} (0600) and ${path}.pub\nPoint host_keys in your config at it.\n`);

@@ -19,19 +19,24 @@ export function menuText(user: string, choices: readonly AllowedTarget[]): strin
 export function readLine(channel: ServerChannel, maxLength = 64): Promise<string | undefined> {
   return new Promise((resolve) => {
     let line = '';
-    const done = (value: string | undefined) => {
+    const done = (value: string | undefined, rest?: Buffer) => {
       clearTimeout(timer);
       channel.off('data', onData);
       channel.off('close', onClose);
+      // Hold what was typed after Enter for whatever reads next (the target's pump resumes the channel).
+      channel.pause();
+      if (rest && rest.length > 0) channel.unshift(rest);
       resolve(value);
     };
     const onClose = () => done(undefined);
     const onData = (chunk: Buffer) => {
-      for (const byte of chunk) {
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i]!;
         if (byte === 0x03 || byte === 0x04) return done(undefined);
         if (byte === 0x0d || byte === 0x0a) {
           channel.write('\r\n');
-          return done(line);
+          const next = chunk[i + 1] === 0x0a && byte === 0x0d ? i + 2 : i + 1;
+          return done(line, chunk.subarray(next));
         }
         if ((byte === 0x7f || byte === 0x08) && line.length > 0) {
           line = line.slice(0, -1);
@@ -44,6 +49,7 @@ export function readLine(channel: ServerChannel, maxLength = 64): Promise<string
     };
     const timer = setTimeout(() => done(undefined), MENU_TIMEOUT_MS);
     channel.on('data', onData);
+    channel.resume(); // a previous readLine left it paused
     channel.once('close', onClose);
   });
 }

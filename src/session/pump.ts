@@ -44,6 +44,7 @@ export function pump(channel: ServerChannel, stream: TargetStream, onInput: () =
       onInput();
       stream.write(chunk);
     });
+    channel.resume(); // the target menu may have paused it, holding early keystrokes
     channel.on('end', () => stream.endInput());
     channel.on('close', () => {
       stream.close();

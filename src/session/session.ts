@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
 import type { Login, PendingPrincipal, Principal } from '../auth/types.js';
 import { chooseFromMenu } from './menu.js';
+import type { Emitter } from '../targets/emitter.js';
 import { describeTargets } from '../auth/login-flow.js';
 import type { OpenRequest, PtySpec, TargetConnector, TargetStream } from '../targets/target.js';
 import { envAllowed, MAX_ENV_VARS } from './env.js';
@@ -16,6 +17,8 @@ import { describeError } from '../errors.js';
 export interface SessionDeps {
   /** The login; without a target when the user picks one from the menu. */
   readonly login: Login;
+  /** Messages for the user that concern the whole connection (a refused port forward). */
+  readonly notices: Emitter<string>;
   readonly choose: (pending: PendingPrincipal, target: string) => Promise<Principal | { refused: string }>;
   readonly peer: { ip: string; port: number };
   readonly connectors: ReadonlyMap<string, TargetConnector>;
@@ -76,8 +79,16 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     if (!allows(login, 'file_transfer')) return refuseWithMessage('sftp', accept);
     start({ kind: 'subsystem', command: 'sftp' }, accept, reject);
   });
-  ssh.on('x11', (_accept, reject) => refuse('x11 forwarding', reject));
-  ssh.on('auth-agent', (_accept, reject) => refuse('agent forwarding', reject));
+  // Requested before the shell starts; the user is told once the session's stderr exists.
+  const early: string[] = [];
+  ssh.on('x11', (_accept, reject) => {
+    refuse('x11 forwarding', reject);
+    early.push('X11 forwarding is not offered by this bastion');
+  });
+  ssh.on('auth-agent', (_accept, reject) => {
+    refuse('agent forwarding', reject);
+    early.push('agent forwarding is not offered by this bastion: your keys stay on your machine');
+  });
   ssh.on('signal', (accept, reject, info) => {
     // Only the signals a user at a terminal could send anyway.
     const name = String(info.name).replace(/^SIG/, '');
@@ -177,6 +188,8 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     };
     // Registered before the target opens, so the per-user limit and shutdown see it at once.
     deps.registry.add(live);
+    const notices = deps.notices.on((m) => live.notify(m));
+    for (const m of early.splice(0)) say(channel, `[bastion] ${m}\r\n`);
     try {
       try {
         await deps.audit.record({ type: 'session.start', ...base, kind: req.kind, command: req.command, pty: pty ? `${pty.cols}x${pty.rows}` : null, via: principal.via, grant_id: principal.grantId, ticket: principal.ticket });
@@ -209,6 +222,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       });
       deps.log.info({ ...base, exit_code: result.exit?.code ?? null, signal: result.exit?.signal, reason: endReason }, 'session ended');
     } finally {
+      notices.dispose();
       deps.registry.remove(id);
     }
   }

@@ -7,6 +7,7 @@ import type { SessionRegistry } from '../session/registry.js';
 import type { TargetConnector } from '../targets/target.js';
 import { describeError } from '../errors.js';
 import { printable } from '../auth/login-name.js';
+import { Emitter } from '../targets/emitter.js';
 
 /** What the listener may ask of a connection. */
 export interface ConnectionHandle {
@@ -36,6 +37,8 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   let timedOut = false;
   let queue: Promise<unknown> = Promise.resolve();
   const gone = new Promise<undefined>((resolve) => client.once('close', () => resolve(undefined)));
+  /** Lines for the user's open sessions on this connection (refusals that have no channel of their own). */
+  const notices = new Emitter<string>();
 
   client.on('authentication', (ctx: AuthContext) => {
     lastUsername = ctx.username;
@@ -81,6 +84,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     if (!principal) return reject();
     handleSession(accept(), {
       login: principal,
+      notices,
       choose: (pending, target) => flow.choose(pending, target, peer.ip),
       peer,
       connectors: deps.connectors,
@@ -93,10 +97,33 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     });
   });
 
-  // Port forwarding is closed by default: direct-tcpip (ssh -L) and tcpip-forward (ssh -R).
-  client.on('tcpip', (_accept, reject, info) => {
-    reject();
-    auditRefusal(`port forwarding to ${printable(info.destIP)}:${info.destPort}`);
+  // Port forwarding is closed by default. ssh -L (direct-tcpip) opens only where the role allows it,
+  // through the target; ssh -R (tcpip-forward) is never offered.
+  client.on('tcpip', (accept, reject, info) => {
+    const dest = `${printable(info.destIP)}:${info.destPort}`;
+    const login = principal;
+    const connector = login?.target !== undefined ? deps.connectors.get(login.target) : undefined;
+    if (!login || !('limits' in login) || !login.limits.allow.port_forwarding || !connector?.forward) {
+      reject();
+      auditRefusal(`port forwarding to ${dest}`);
+      notices.emit(`port forwarding to ${dest} is not allowed for your role`);
+      return;
+    }
+    connector.forward(info.destIP, info.destPort).then(
+      (upstream) => {
+        const channel = accept();
+        channel.on('error', () => undefined);
+        upstream.on('error', () => channel.destroy());
+        channel.pipe(upstream).pipe(channel);
+        void deps.audit
+          .record({ type: 'forward.opened', user: login.user, target: login.target, ip: peer.ip, destination: dest })
+          .catch((err) => log.error({ err: describeError(err) }, 'audit write failed'));
+      },
+      (err: unknown) => {
+        reject();
+        auditRefusal(`port forwarding to ${dest}: ${describeError(err)}`);
+      },
+    );
   });
   client.on('request', (_accept, reject, name) => {
     reject?.();

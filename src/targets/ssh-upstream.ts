@@ -1,5 +1,6 @@
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, PseudoTtyOptions } from 'ssh2';
+import type { Duplex } from 'node:stream';
 import type { ResolvedSshTarget } from '../config/targets.js';
 import { BastionError } from '../errors.js';
 import { Emitter } from './emitter.js';
@@ -16,6 +17,32 @@ export class SshTargetConnector implements TargetConnector {
   constructor(private readonly target: ResolvedSshTarget) {}
 
   async open(req: OpenRequest): Promise<TargetStream> {
+    const client = await this.connect();
+    try {
+      const channel = await openChannel(client, req);
+      return new UpstreamStream(client, channel);
+    } catch (err) {
+      client.end();
+      throw new BastionError('TARGET_FAILED', `${this.target.name} refused the session: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** `ssh -L` through the target: the upstream host opens the connection, as with a direct login there. */
+  async forward(host: string, port: number): Promise<Duplex> {
+    const client = await this.connect();
+    try {
+      const channel = await new Promise<ClientChannel>((resolve, reject) =>
+        client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? reject(err) : resolve(ch))),
+      );
+      channel.on('close', () => client.end());
+      return channel;
+    } catch (err) {
+      client.end();
+      throw new BastionError('TARGET_FAILED', `${this.target.name} refused the forward to ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async connect(): Promise<SshClient> {
     const t = this.target;
     const client = new Client();
     let hostKeyMismatch = false;
@@ -44,13 +71,8 @@ export class SshTargetConnector implements TargetConnector {
       });
       client.connect(config);
     });
-    try {
-      const channel = await openChannel(client, req);
-      return new UpstreamStream(client, channel);
-    } catch (err) {
-      client.end();
-      throw new BastionError('TARGET_FAILED', `${t.name} refused the session: ${(err as Error).message}`, { cause: err });
-    }
+    client.on('error', () => undefined); // later errors surface as 'close' on the channels
+    return client;
   }
 }
 

@@ -49,4 +49,9 @@ export interface TargetStream {
 /** Opens programs on one kind of target. */
 export interface TargetConnector {
   open(req: OpenRequest): Promise<TargetStream>;
+  /**
+   * A TCP connection to `host:port` as seen from the target (`ssh -L`), where the target kind can
+   * offer one. Absent: port forwarding is not available on this kind of target.
+   */
+  forward?(host: string, port: number): Promise<import('node:stream').Duplex>;
 }

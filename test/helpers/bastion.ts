@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../../src/auth/keygen.js';
 import { generateSecret } from 'otplib';
 import { stringify } from 'yaml';
 
@@ -61,12 +61,12 @@ export function writeTestConfig(opts: BastionOptions): TestConfig {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-test-'));
   const keysDir = join(dir, 'keys');
   mkdirSync(keysDir);
-  const host = ssh2.utils.generateKeyPairSync('ed25519');
+  const host = generateEd25519('test host key');
   writeFileSync(join(keysDir, 'host_key'), host.private, { mode: 0o600 });
   const users: Record<string, TestUser> = {};
   const usersCfg: Record<string, unknown> = {};
   for (const name of opts.users) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `${name}@test` });
+    const pair = generateEd25519(`${name}@test`);
     const privateKeyPath = join(keysDir, `${name}_ed25519`);
     writeFileSync(privateKeyPath, pair.private, { mode: 0o600 });
     writeFileSync(`${privateKeyPath}.pub`, pair.public + '\n');

@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { createServer, connect, type Server } from 'node:net';
+import { spawn as spawnPty } from 'node-pty';
+import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
+import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { askpassEnv, runSsh, sshBaseArgs } from '../helpers/ssh.js';
+import { oathtool } from '../helpers/tools.js';
+import { readAudit, waitForAudit } from '../helpers/audit.js';
+
+const at = (b: TestBastion, u: string, offsetSteps = 0) => oathtool(b.users[u]!.secret, new Date(Date.now() + offsetSteps * 30_000));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+describe('target choice, session limits and forwarding', () => {
+  let sshd: TestSshd;
+  let echo: Server;
+  let echoPort: number;
+  let b: TestBastion;
+  beforeAll(async () => {
+    sshd = await startSshd();
+    echo = createServer((s) => s.pipe(s)).listen(0, '127.0.0.1');
+    await new Promise((r) => echo.once('listening', r));
+    echoPort = (echo.address() as { port: number }).port;
+    const db = { type: 'ssh', host: '127.0.0.1', port: sshd.port, user: sshd.user, private_key_file: sshd.clientKeyPath, known_hosts_file: sshd.knownHostsPath };
+    b = await startTestBastion({
+      users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
+      targets: { db1: db, db2: db, psql: { type: 'local', shell: '/bin/sh', command: ['/bin/echo', 'fixed-program'] }, jail: { type: 'local', shell: '/bin/sh', run_as: 'nobody', cwd: '/tmp' } },
+      roles: {
+        oncall: { standing: ['shell', 'db1', 'psql'], break_glass: ['db2'], max_sessions_per_user: 1 },
+        tunnels: { standing: ['db1'], allow: { port_forwarding: true } },
+        jailed: { standing: ['jail'] },
+      },
+      userConfig: {
+        alice: { default_target: undefined },
+        bob: { default_target: undefined },
+        erin: { roles: ['tunnels'], default_target: undefined },
+        frank: { roles: ['jailed'], default_target: undefined },
+      },
+    });
+  });
+  afterAll(async () => {
+    b?.cleanup();
+    echo?.close();
+    await sshd?.stop();
+  });
+
+  it('offers a menu in the terminal to a user with several targets who names none', async () => {
+    const { env } = askpassEnv({ code: at(b, 'alice') });
+    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.alice!), '-tt', 'alice@127.0.0.1'], { cols: 100, rows: 30, env: env as Record<string, string> });
+    let screen = '';
+    p.onData((d) => (screen += d));
+    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 400 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 25));
+      if (!re.test(screen)) throw new Error(`waiting for ${re}; screen:\n${screen}`);
+    };
+    await waitFor(/Choose 1-4/);
+    expect(screen).toMatch(/1\) db1\s+standing/);
+    expect(screen).toMatch(/2\) db2\s+BREAK-GLASS: alerts security/);
+    expect(screen).toMatch(/4\) shell\s+standing/);
+    p.write('9\r');
+    await waitFor(/"9" is not on the list/);
+    // Typed ahead in one go: what follows Enter must reach the shell, not be lost with the menu.
+    p.write('4\recho chosen-$BASTION_TARGET; exit 6\r');
+    await waitFor(/chosen-shell/);
+    expect(await exited).toBe(6);
+    const success = readAudit(b.dataDir).filter((l) => l.type === 'login.success' && l.user === 'alice');
+    expect(success.map((l) => l.target)).toEqual([null, 'shell']);
+  });
+
+  it('refuses exec without a target, listing the targets', async () => {
+    const r = await runSsh(b, b.users.bob!, ['uptime'], { code: at(b, 'bob') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bastion: name a target: ssh -p PORT bob:TARGET@HOST. Your targets: db1 (standing), db2 (break-glass), psql (standing), shell (standing)');
+  });
+
+  it('runs a fixed-program target, which takes no commands', async () => {
+    const ok = await runSsh(b, b.users.carol!, ['-tt'], { code: at(b, 'carol', -1) }, { login: 'carol:psql' });
+    expect(ok.stdout).toContain('fixed-program');
+    const cmd = await runSsh(b, b.users.carol!, ['id'], { code: at(b, 'carol', 0) }, { login: 'carol:psql' });
+    expect(cmd.code).toBe(1);
+    expect(cmd.stderr).toContain('runs a fixed program and does not accept commands');
+  });
+
+  it('runs a local target as its run_as user, not as the bastion', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root (as in CI): the bastion can only switch users as root');
+    const r = await runSsh(b, b.users.frank!, ['id -un; echo $HOME $USER'], { code: at(b, 'frank') });
+    expect(r.stdout).toMatch(/^nobody\n\S+ nobody\n$/);
+  });
+
+  it('enforces the per-user limit on concurrent sessions', async () => {
+    const { env } = askpassEnv({ code: at(b, 'dave', -1) });
+    const first = spawn('ssh', [...sshBaseArgs(b, b.users.dave!), 'dave:shell@127.0.0.1', 'echo first; sleep 30'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    first.stdout.on('data', (d) => (out += d));
+    const closed = new Promise((r) => first.on('close', r));
+    await new Promise<void>((r) => first.stdout.on('data', () => out.includes('first') && r()));
+    const second = await runSsh(b, b.users.dave!, ['echo second'], { code: at(b, 'dave', 0) }, { login: 'dave:shell' });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('you already have 1 open session (the limit)');
+    first.kill('SIGTERM');
+    await closed;
+  });
+
+  it('refuses ssh -L and -A by default with a message, and audits the destination', async () => {
+    const local = await freePort();
+    const { env } = askpassEnv({ code: at(b, 'bob', 1) });
+    // OpenSSH asks for agent forwarding only when it has an agent to forward.
+    const agentSock = `${b.dir}/agent.sock`;
+    const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !(await import('node:fs')).existsSync(agentSock); i++) await new Promise((r) => setTimeout(r, 20));
+    env.SSH_AUTH_SOCK = agentSock;
+    const child = spawn('ssh', [...sshBaseArgs(b, b.users.bob!), '-A', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`, 'bob:db1@127.0.0.1', 'echo up; sleep 20'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const closed = new Promise((r) => child.on('close', r));
+    await new Promise<void>((r) => child.stdout.on('data', () => out.includes('up') && r()));
+    const got = await new Promise<string>((resolve) => {
+      const s = connect(local, '127.0.0.1', () => s.write('ping'));
+      let data = '';
+      s.on('data', (d) => (data += d));
+      s.on('close', () => resolve(data));
+      s.on('error', () => resolve(data));
+    });
+    expect(got).toBe('');
+    for (let i = 0; i < 100 && !err.includes('port forwarding to 127.0.0.1'); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(err).toContain(`[bastion] port forwarding to 127.0.0.1:${echoPort} is not allowed for your role`);
+    expect(err).toContain('[bastion] agent forwarding is not offered by this bastion');
+    child.kill('SIGTERM');
+    agent.kill('SIGTERM');
+    await closed;
+    const what = readAudit(b.dataDir).filter((l) => l.type === 'channel.refused' && l.user === 'bob').map((l) => l.what);
+    expect(what).toEqual(expect.arrayContaining(['agent forwarding', `port forwarding to 127.0.0.1:${echoPort}`]));
+  });
+
+  it('allows ssh -L through the target for a role that may forward, and audits the destination', async () => {
+    const local = await freePort();
+    const { env } = askpassEnv({ code: at(b, 'erin') });
+    const child = spawn('ssh', [...sshBaseArgs(b, b.users.erin!), '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`, 'erin:db1@127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const closed = new Promise((r) => child.on('close', r));
+    await waitForAudit(b.dataDir, (l) => l.type === 'login.success' && l.user === 'erin');
+    let got = '';
+    for (let i = 0; i < 40 && got !== 'ping'; i++) {
+      got = await new Promise<string>((resolve) => {
+        const s = connect(local, '127.0.0.1', () => s.write('ping'));
+        let data = '';
+        s.on('data', (d) => {
+          data += d;
+          if (data === 'ping') s.end();
+        });
+        s.on('close', () => resolve(data));
+        s.on('error', () => resolve(data));
+      });
+      if (got !== 'ping') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(got).toBe('ping');
+    await waitForAudit(b.dataDir, (l) => l.type === 'forward.opened' && l.user === 'erin' && l.destination === `127.0.0.1:${echoPort}`);
+    child.kill('SIGTERM');
+    await closed;
+  });
+});
