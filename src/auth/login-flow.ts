@@ -129,9 +129,11 @@ export class LoginFlow {
     const warning = breakGlass
       ? `BREAK-GLASS ACCESS to "${target}": this is an emergency override. Security is alerted the moment you log in, ` +
         `the session ends after ${formatDuration(this.deps.config.break_glass.window)} at most, and it will be reviewed afterwards.`
-      : decision.allow
-        ? undefined
-        : `You will choose a target after login (${describeTargets(decision.allowed)}).`;
+      : !decision.allow
+        ? `You will choose a target after login (${describeTargets(decision.allowed)}).`
+        : decision.via === 'grant' && decision.expiresAt !== undefined
+          ? `Access to "${target}" through grant ${decision.grantId} until ${hhmm(decision.expiresAt)} UTC.`
+          : undefined;
     const justification = await this.askJustification(prompter, { ...base, ...(target ? { target } : {}) }, warning);
     if (!justification) return { status: 'refused' };
     const identity = { user: user.name, ticket: justification.ticket, reason: justification.reason, keyFingerprint: proven.key.fingerprint, mfa: 'totp' as const };

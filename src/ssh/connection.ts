@@ -78,6 +78,10 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     deps.onSettled();
     if (!principal) return client.end();
     log.info({ user: principal.user, target: principal.target ?? null }, 'login complete');
+    if ('breakGlass' in principal && principal.breakGlass) {
+      // A structured alert line for log pipelines; webhooks to security are the alerting module's.
+      log.warn({ alert: 'break-glass', user: principal.user, target: principal.target, ticket: principal.ticket, reason: principal.reason }, 'BREAK-GLASS login');
+    }
   });
 
   client.on('session', (accept, reject) => {

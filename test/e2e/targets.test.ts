@@ -73,6 +73,7 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     expect(window).toBeLessThanOrEqual(30 * 60_000);
     const start = await waitForAudit(b.dataDir, (l) => l.type === 'session.start' && l.user === 'carol');
     expect(start.break_glass).toBe(true);
+    expect(b.stdout()).toMatch(/"level":40,[^\n]*"alert":"break-glass","user":"carol","target":"prod"/);
   });
 
   it('grants just-in-time access over HTTP with a bearer token, refuses bad requests, and revokes', async () => {
@@ -109,6 +110,7 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
 
     const after = await runSsh(b, b.users.dave!, ['echo granted'], { code: at(b, 'dave', 0) }, { login: 'dave:other' });
     expect(after.stdout).toBe('granted\n');
+    expect(after.stderr).toContain(`Access to "other" through grant ${grant.id} until`);
     const ok = await waitForAudit(b.dataDir, (l) => l.type === 'login.success' && l.user === 'dave');
     expect(ok).toMatchObject({ via: 'grant', grant_id: grant.id });
     await waitForAudit(b.dataDir, (l) => l.type === 'grant.created' && l.grant_id === grant.id);
