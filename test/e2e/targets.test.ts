@@ -21,7 +21,7 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     sshd = await startSshd();
     const otherKey = execFileSync('sh', ['-c', `ssh-keygen -q -t ed25519 -N '' -f ${join(sshd.dir, 'wrong_host')} && cat ${join(sshd.dir, 'wrong_host')}.pub`], { encoding: 'utf8' }).trim();
     b = await startTestBastion({
-      users: ['alice', 'bob', 'carol', 'dave', 'erin'],
+      users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
       grantToken: TOKEN,
       targets: {
         db1: { type: 'ssh', host: '127.0.0.1', port: sshd.port, user: sshd.user, private_key_file: sshd.clientKeyPath, known_hosts_file: sshd.knownHostsPath },
@@ -50,6 +50,31 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     expect(readAudit(b.dataDir).find((l) => l.type === 'login.success' && l.user === 'alice')).toMatchObject({ target: 'db1', via: 'standing', break_glass: false });
     const keyBody = readFileSync(sshd.clientKeyPath, 'utf8').split('\n')[1]!;
     expect(b.stdout() + b.stderr() + readFileSync(join(b.dataDir, 'audit', 'audit.jsonl'), 'utf8') + r.stdout + r.stderr).not.toContain(keyBody);
+  });
+
+  it('proxies an interactive shell with a pty to the upstream sshd: size, window changes and exit status', async () => {
+    const { spawn: spawnPty } = await import('node-pty');
+    const { env } = askpassEnv({ code: at(b, 'frank') });
+    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.frank!), '-tt', 'frank:db1@127.0.0.1'], { cols: 90, rows: 25, env: env as Record<string, string> });
+    let screen = '';
+    p.onData((d) => (screen += d));
+    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+    const waitFor = async (re: RegExp, ms = 10_000) => {
+      for (let i = 0; i < ms / 25 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 25));
+      return re.test(screen);
+    };
+    p.write('stty size; echo "tty=$(tty)"\r');
+    expect(await waitFor(/25 90/)).toBe(true);
+    expect(screen).toMatch(/tty=\/dev\/pts\//);
+    p.resize(132, 43);
+    let resized = false;
+    for (let i = 0; i < 20 && !resized; i++) {
+      p.write('stty size\r');
+      resized = await waitFor(/43 132/, 500);
+    }
+    expect(resized).toBe(true);
+    p.write('exit 4\r');
+    expect(await exited).toBe(4);
   });
 
   it('refuses an upstream whose host key does not match the pinned one, with a clear message', async () => {
@@ -172,7 +197,15 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     const allowed = spawnSync('scp', [...base.map((a) => a.replace(b.users.alice!.privateKeyPath, b.users.erin!.privateKeyPath)), '-o', 'User=erin:files', src, `127.0.0.1:${dest}`], { env: env3, encoding: 'utf8' }); // scp would read "erin:files@host" as host "erin"
     expect(allowed.status).toBe(0);
     expect(readFileSync(dest, 'utf8')).toBe('payload\n');
+    // The sftp client itself: refused for carol, allowed for erin's file-transfer role.
+    const sftpArgs = (u: string, login: string) => ['-F', '/dev/null', '-P', String(b.port), '-i', b.users[u]!.privateKeyPath, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${b.knownHosts}`, '-o', `User=${login}`, '127.0.0.1'] // no -b: batch mode would turn keyboard-interactive off;
+    const sftpDenied = spawnSync('sftp', sftpArgs('carol', 'carol'), { env: askpassEnv({ code: at(b, 'carol', 1) }).env, input: 'ls /\n', encoding: 'utf8' });
+    expect(sftpDenied.status).not.toBe(0);
+    expect(sftpDenied.stderr).toContain('sftp is not allowed for your role');
+    const sftpOk = spawnSync('sftp', sftpArgs('erin', 'erin:files'), { env: askpassEnv({ code: at(b, 'erin', 1) }).env, input: `get ${dest} ${dest}.back\n`, encoding: 'utf8' });
+    expect(sftpOk.status).toBe(0);
+    expect(readFileSync(`${dest}.back`, 'utf8')).toBe('payload\n');
     const refusals = readAudit(b.dataDir).filter((l) => l.type === 'channel.refused');
-    expect(refusals.map((l) => `${l.user}:${l.what}`)).toEqual(['alice:sftp', 'bob:scp']);
+    expect(refusals.map((l) => `${l.user}:${l.what}`)).toEqual(['alice:sftp', 'bob:scp', 'carol:sftp']);
   });
 });
