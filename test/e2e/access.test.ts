@@ -1,23 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type Server } from 'node:net';
+import { freePort } from '../helpers/net.js';
 import { spawn as spawnPty } from 'node-pty';
 import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
-import { askpassEnv, runSsh, sshBaseArgs } from '../helpers/ssh.js';
+import { askpassEnv, runSsh, sshBaseArgs, startSsh } from '../helpers/ssh.js';
+import { existsSync } from 'node:fs';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
 
 const at = (b: TestBastion, u: string, offsetSteps = 0) => oathtool(b.users[u]!.secret, new Date(Date.now() + offsetSteps * 30_000));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('target choice, session limits and forwarding', () => {
   let sshd: TestSshd;
@@ -97,34 +90,23 @@ describe('target choice, session limits and forwarding', () => {
   });
 
   it('enforces the per-user limit on concurrent sessions', async () => {
-    const { env } = askpassEnv({ code: at(b, 'dave', -1) });
-    const first = spawn('ssh', [...sshBaseArgs(b, b.users.dave!), 'dave:shell@127.0.0.1', 'echo first; sleep 30'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    first.stdout.on('data', (d) => (out += d));
-    const closed = new Promise((r) => first.on('close', r));
-    await new Promise<void>((r) => first.stdout.on('data', () => out.includes('first') && r()));
+    const first = startSsh(b, b.users.dave!, 'dave:shell', ['echo first; sleep 30'], { code: at(b, 'dave', -1) });
+    await first.waitFor('first');
     const second = await runSsh(b, b.users.dave!, ['echo second'], { code: at(b, 'dave', 0) }, { login: 'dave:shell' });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain('you already have 1 open session (the limit)');
-    first.kill('SIGTERM');
-    await closed;
+    first.kill();
+    await first.closed;
   });
 
   it('refuses ssh -L and -A by default with a message, and audits the destination', async () => {
     const local = await freePort();
-    const { env } = askpassEnv({ code: at(b, 'bob', 1) });
     // OpenSSH asks for agent forwarding only when it has an agent to forward.
     const agentSock = `${b.dir}/agent.sock`;
     const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !(await import('node:fs')).existsSync(agentSock); i++) await new Promise((r) => setTimeout(r, 20));
-    env.SSH_AUTH_SOCK = agentSock;
-    const child = spawn('ssh', [...sshBaseArgs(b, b.users.bob!), '-A', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`, 'bob:db1@127.0.0.1', 'echo up; sleep 20'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const closed = new Promise((r) => child.on('close', r));
-    await new Promise<void>((r) => child.stdout.on('data', () => out.includes('up') && r()));
+    for (let i = 0; i < 100 && !existsSync(agentSock); i++) await new Promise((r) => setTimeout(r, 20));
+    const ssh = startSsh(b, b.users.bob!, 'bob:db1', ['-A', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`, 'echo up; sleep 20'], { code: at(b, 'bob', 1) }, { SSH_AUTH_SOCK: agentSock });
+    await ssh.waitFor('up');
     const got = await new Promise<string>((resolve) => {
       const s = connect(local, '127.0.0.1', () => s.write('ping'));
       let data = '';
@@ -133,21 +115,18 @@ describe('target choice, session limits and forwarding', () => {
       s.on('error', () => resolve(data));
     });
     expect(got).toBe('');
-    for (let i = 0; i < 100 && !err.includes('port forwarding to 127.0.0.1'); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(err).toContain(`[bastion] port forwarding to 127.0.0.1:${echoPort} is not allowed for your role`);
-    expect(err).toContain('[bastion] agent forwarding is not offered by this bastion');
-    child.kill('SIGTERM');
+    await ssh.waitFor(`[bastion] port forwarding to 127.0.0.1:${echoPort} is not allowed for your role`, 'stderr');
+    expect(ssh.stderr()).toContain('[bastion] agent forwarding is not offered by this bastion');
+    ssh.kill();
     agent.kill('SIGTERM');
-    await closed;
+    await ssh.closed;
     const what = readAudit(b.dataDir).filter((l) => l.type === 'channel.refused' && l.user === 'bob').map((l) => l.what);
     expect(what).toEqual(expect.arrayContaining(['agent forwarding', `port forwarding to 127.0.0.1:${echoPort}`]));
   });
 
   it('allows ssh -L through the target for a role that may forward, and audits the destination', async () => {
     const local = await freePort();
-    const { env } = askpassEnv({ code: at(b, 'erin') });
-    const child = spawn('ssh', [...sshBaseArgs(b, b.users.erin!), '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`, 'erin:db1@127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const closed = new Promise((r) => child.on('close', r));
+    const ssh = startSsh(b, b.users.erin!, 'erin:db1', ['-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`], { code: at(b, 'erin') });
     await waitForAudit(b.dataDir, (l) => l.type === 'login.success' && l.user === 'erin');
     let got = '';
     for (let i = 0; i < 40 && got !== 'ping'; i++) {
@@ -165,7 +144,7 @@ describe('target choice, session limits and forwarding', () => {
     }
     expect(got).toBe('ping');
     await waitForAudit(b.dataDir, (l) => l.type === 'forward.opened' && l.user === 'erin' && l.destination === `127.0.0.1:${echoPort}`);
-    child.kill('SIGTERM');
-    await closed;
+    ssh.kill();
+    await ssh.closed;
   });
 });

@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { spawn } from 'node:child_process';
 import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
-import { askpassEnv, sshBaseArgs } from '../helpers/ssh.js';
+import { startSsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
 
@@ -40,20 +39,14 @@ describe('drain when the grace period runs out', () => {
 
   it('tells the user why, closes the session, audits it, and exits 0', async () => {
     b = await startTestBastion({ users: ['alice'], config: { shutdown_grace: '1s' } });
-    const { env } = askpassEnv({ code: oathtool(b.users.alice!.secret) });
-    const child = spawn('ssh', [...sshBaseArgs(b, b.users.alice!), 'alice@127.0.0.1', 'echo started; sleep 60'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const closed = new Promise((r) => child.on('close', r));
-    await new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('started') && resolve()));
+    const ssh = startSsh(b, b.users.alice!, 'alice', ['echo started; sleep 60'], { code: oathtool(b.users.alice!.secret) });
+    await ssh.waitFor('started');
     const t0 = Date.now();
     const exitCode = await b.stop('SIGTERM');
-    await closed;
+    await ssh.closed;
     expect(exitCode).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(err).toContain('[bastion] The bastion is shutting down');
+    expect(ssh.stderr()).toContain('[bastion] The bastion is shutting down');
     const end = readAudit(b.dataDir).find((l) => l.type === 'session.end');
     expect(end).toMatchObject({ user: 'alice', signal: 'HUP' });
     expect(String(end?.reason)).toContain('shutting down');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestBastion, CLI, type TestBastion } from '../helpers/bastion.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
-import { runSsh, askpassEnv, sshBaseArgs } from '../helpers/ssh.js';
+import { runSsh, askpassEnv, sshBaseArgs, startSsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
 
@@ -142,20 +142,14 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     expect(readAudit(b.dataDir).filter((l) => l.type === 'api.refused')).toHaveLength(2);
 
     // A long session, then the revocation closes it at once.
-    const { env } = askpassEnv({ code: at(b, 'dave', 1) });
-    const child = (await import('node:child_process')).spawn('ssh', [...sshBaseArgs(b, b.users.dave!), 'dave:other@127.0.0.1', 'echo started; sleep 60'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const closed = new Promise<number | null>((r) => child.on('close', r));
-    await new Promise<void>((r) => child.stdout.on('data', () => out.includes('started') && r()));
+    const ssh = startSsh(b, b.users.dave!, 'dave:other', ['echo started; sleep 60'], { code: at(b, 'dave', 1) });
+    await ssh.waitFor('started');
     const del = await fetch(`${url}/${grant.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(del.status).toBe(200);
     const t0 = Date.now();
-    await closed;
+    await ssh.closed;
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(err).toContain('Your grant for other was revoked');
+    expect(ssh.stderr()).toContain('Your grant for other was revoked');
     const end = await waitForAudit(b.dataDir, (l) => l.type === 'session.end' && l.user === 'dave' && l.reason === 'revoked');
     expect(end.break_glass).toBe(false);
     await waitForAudit(b.dataDir, (l) => l.type === 'grant.revoked' && l.grant_id === grant.id);

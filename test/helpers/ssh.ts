@@ -82,3 +82,63 @@ export function runSsh(b: TestBastion, user: TestUser, args: string[], answers: 
     });
   });
 }
+
+export interface RunningSsh {
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with ssh's exit code. */
+  closed: Promise<number | null>;
+  /** Resolves once `text` has appeared on stdout (or stderr); rejects if ssh exits first or after `ms`. */
+  waitFor(text: string, where?: 'stdout' | 'stderr', ms?: number): Promise<void>;
+  kill(): void;
+}
+
+/** Starts the real `ssh` client for a session that stays open while the test acts on it. */
+export function startSsh(
+  b: Pick<TestBastion, 'port' | 'knownHosts'>,
+  user: TestUser,
+  login: string,
+  args: string[],
+  answers: Answers,
+  extraEnv: NodeJS.ProcessEnv = {},
+): RunningSsh {
+  requireTool('ssh', 'openssh-client');
+  const { env } = askpassEnv(answers);
+  const child = spawn('ssh', [...sshBaseArgs(b as TestBastion, user), `${login}@127.0.0.1`, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const text = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (text.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text.stderr += d.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    stdout: () => text.stdout,
+    stderr: () => text.stderr,
+    closed,
+    kill: () => child.kill('SIGTERM'),
+    waitFor: (wanted, where = 'stdout', ms = 15_000) =>
+      new Promise<void>((resolve, reject) => {
+        const stream = where === 'stdout' ? child.stdout : child.stderr;
+        const check = () => {
+          if (!text[where].includes(wanted)) return;
+          cleanup();
+          resolve();
+        };
+        const onClose = () => {
+          cleanup();
+          if (text[where].includes(wanted)) resolve();
+          else reject(new Error(`ssh exited before "${wanted}" appeared on ${where}:\n${text.stdout}\n${text.stderr}`));
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`"${wanted}" did not appear on ${where} within ${ms} ms:\n${text.stdout}\n${text.stderr}`));
+        }, ms);
+        const cleanup = () => {
+          clearTimeout(timer);
+          stream.off('data', check);
+          child.off('close', onClose);
+        };
+        stream.on('data', check);
+        child.on('close', onClose);
+        check();
+      }),
+  };
+}

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTestConfig, type TestBastion, type TestConfig } from '../helpers/bastion.js';
-import { askpassEnv, sshBaseArgs } from '../helpers/ssh.js';
+import { startSsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -42,15 +41,8 @@ describe('live sessions end when their access ends (injected clock, real ssh cli
   });
 
   function openSession(user: string, login: string) {
-    const { env } = askpassEnv({ code: oathtool(cfg.users[user]!.secret, new Date(clock.now())) });
-    const child = spawn('ssh', [...sshBaseArgs(view, cfg.users[user]!), `${login}@127.0.0.1`, 'echo started; exec sleep 600'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const closed = new Promise<number | null>((r) => child.on('close', r));
-    const started = new Promise<void>((r) => child.stdout.on('data', () => out.includes('started') && r()));
-    return { started, closed, stderr: () => err };
+    const ssh = startSsh(view, cfg.users[user]!, login, ['echo started; exec sleep 600'], { code: oathtool(cfg.users[user]!.secret, new Date(clock.now())) });
+    return { started: ssh.waitFor('started'), closed: ssh.closed, stderr: ssh.stderr };
   }
 
   async function waitFor(cond: () => boolean, what: string): Promise<void> {
