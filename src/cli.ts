@@ -4,6 +4,9 @@ import { BastionError, describeError } from './errors.js';
 import { VERSION } from './version.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
+// The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Runs a command; known errors become one clear line and an exit code, never a stack trace. */
 async function run(action: () => Promise<number | void> | number | void): Promise<void> {
   try {

@@ -13,6 +13,10 @@ import { SshTargetConnector } from './targets/ssh-upstream.js';
 import { KvGrantStore, type Grant } from './policy/grants.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
+import { Spool } from './storage/spool.js';
+import { Uploader } from './storage/uploader.js';
+import { RecordingService } from './recording/service.js';
+import { openStorage } from './storage/open.js';
 import { LimitEnforcer } from './session/enforcer.js';
 import { createApiServer, listenApi } from './http/api.js';
 import type { Server } from 'node:http';
@@ -24,6 +28,9 @@ export interface RunningBastion {
   readonly http?: { host: string; port: number };
   readonly registry: SessionRegistry;
   readonly enforcer: LimitEnforcer;
+  readonly uploader: Uploader;
+  /** The embedded S3 server's endpoint, when it runs. */
+  readonly s3Endpoint?: string;
   /** Drains: stops accepting, waits up to the grace period for sessions, then ends the rest. */
   stop(reason: string): Promise<void>;
 }
@@ -43,8 +50,24 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   }
 
   warnAboutOpenSecrets(config, log);
+  const storage = await openStorage(config, log);
+  const spool = new Spool(join(config.data_dir, 'spool'));
+  const uploader = new Uploader({ spool, store: storage.store, prefix: config.storage.prefix, clock, log, audit, intervalMs: 2_000 });
+  const recordings = new RecordingService({
+    spool,
+    key: config.recording_key,
+    clock,
+    log,
+    settings: { flushMs: config.recording.flush_interval, chunkMs: config.recording.chunk_interval, chunkBytes: 8 * 1024 * 1024 },
+    onWork: () => uploader.kick(),
+  });
+  // Recordings of sessions that were running when the bastion last stopped (kill -9, power loss).
+  const recovered = await recordings.recoverAll();
+  if (recovered > 0) log.warn({ recovered }, 'sealed recordings left by an earlier run; they are marked incomplete');
+  uploader.start();
+
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
-  const server = new SshServer({ config, clock, audit, log, totp, lockouts, grants, registry, connectors });
+  const server = new SshServer({ config, clock, audit, log, totp, lockouts, grants, registry, connectors, recordings });
   const address = await server.listen(config.listen.host, config.listen.port);
   let api: { server: Server; address: AddressInfo } | undefined;
   if (config.grant_tokens.length > 0) {
@@ -70,6 +93,11 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       }
       await server.closeAll(2_000);
       enforcer.stop();
+      // Whatever the sessions left in the spool: upload it now if the store is reachable (else the next start does).
+      const uploaded = await uploader.drain(5_000);
+      if (!uploaded) log.warn({ pending: uploader.getHealth().pending }, 'recordings left in the spool; they are uploaded at the next start');
+      uploader.stop();
+      await storage.close();
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
       await audit.close();
       log.info('stopped');
@@ -80,6 +108,8 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     ...(api ? { http: { host: api.address.address, port: api.address.port } } : {}),
     registry,
     enforcer,
+    uploader,
+    ...(storage.embeddedEndpoint ? { s3Endpoint: storage.embeddedEndpoint } : {}),
     stop,
   };
 }

@@ -24,7 +24,10 @@ export type AuditEventType =
   | 'session.end'
   | 'grant.created'
   | 'grant.revoked'
-  | 'api.refused';
+  | 'api.refused'
+  | 'recording.uploaded'
+  | 'recording.upload_failed'
+  | 'recording.failed';
 
 export interface AuditEvent {
   readonly type: AuditEventType;

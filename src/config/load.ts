@@ -6,6 +6,8 @@ import { configSchema, type RawConfig } from './schema.js';
 import { checkPrivateKey, looksLikeKeyLine, parseAuthorizedKeys, type AuthorizedKey } from '../auth/keys.js';
 import { resolveTarget, type ResolvedTarget } from './targets.js';
 import { Secret } from '../secret.js';
+import { createPublicKey, KeyObject as KeyObjectClass, type KeyObject } from 'node:crypto';
+import { loadSigningKey } from '../recording/manifest.js';
 
 export interface UserConfig {
   readonly name: string;
@@ -27,6 +29,10 @@ export type Config = Readonly<
     users: Readonly<Record<string, UserConfig>>;
     /** Bearer tokens for POST /api/grants (empty: the grant API is off). */
     grant_tokens: readonly Secret[];
+    /** Signs recording manifests; its public key and `verify_keys` are trusted when verifying. */
+    recording_key: KeyObject;
+    recording_trusted_keys: readonly KeyObject[];
+    storage_secret?: Secret;
   }
 >;
 
@@ -137,7 +143,40 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     grantTokens.push(...tokens.map((t) => new Secret(t)));
   }
 
-  if (errors.length > 0) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
+  let recordingKey: KeyObject | undefined;
+  const trusted: KeyObject[] = [];
+  {
+    const path = abs(raw.recording.signing_key);
+    const pem = readOrFail(path, 'recording.signing_key', fail);
+    if (pem) {
+      try {
+        recordingKey = loadSigningKey(pem.toString('utf8'));
+        trusted.push(createPublicKey(recordingKey));
+      } catch (err) {
+        fail('recording.signing_key', `${path}: ${describeError(err)} (create one with: bastion keys init DIR)`);
+      }
+    }
+    raw.recording.verify_keys.forEach((p, i) => {
+      const buf = readOrFail(abs(p), `recording.verify_keys[${i}]`, fail);
+      if (!buf) return;
+      try {
+        trusted.push(createPublicKey(buf.toString('utf8')));
+      } catch (err) {
+        fail(`recording.verify_keys[${i}]`, `${abs(p)}: not a public key: ${describeError(err)}`);
+      }
+    });
+  }
+  let storageSecret: Secret | undefined;
+  if (raw.storage.secret_access_key_file !== undefined) {
+    const buf = readOrFail(abs(raw.storage.secret_access_key_file), 'storage.secret_access_key_file', fail);
+    if (buf) storageSecret = new Secret(buf.toString('utf8').trim());
+  }
+  if ((raw.storage.access_key_id === undefined) !== (raw.storage.secret_access_key_file === undefined)) {
+    fail('storage.access_key_id', 'give both access_key_id and secret_access_key_file, or neither (the AWS default credential chain)');
+  }
+  if (raw.storage.sse === 'aws:kms' && raw.storage.kms_key_id === undefined) fail('storage.kms_key_id', 'required with sse: aws:kms');
+
+  if (errors.length > 0 || !recordingKey) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
   return deepFreeze({
     ...raw,
     file,
@@ -147,6 +186,13 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     auth: { ...raw.auth, totp: { ...raw.auth.totp, secrets_dir: secretsDir } },
     users,
     grant_tokens: grantTokens,
+    recording_key: recordingKey,
+    recording_trusted_keys: trusted,
+    ...(storageSecret ? { storage_secret: storageSecret } : {}),
+    storage: {
+      ...raw.storage,
+      ...(raw.storage.embedded ? { embedded: { ...raw.storage.embedded, dir: abs(raw.storage.embedded.dir ?? resolve(data_dir, 's3')) } } : {}),
+    },
   });
 }
 
@@ -179,7 +225,7 @@ function displayName(file: string): string {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !(value instanceof KeyObjectClass) && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
   }

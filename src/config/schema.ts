@@ -170,6 +170,45 @@ export const configSchema = z.strictObject({
       max_ttl: duration(60_000, 7 * 86_400_000).default(24 * 3_600_000),
     })
     .prefault({}),
+  recording: z
+    .strictObject({
+      /** Ed25519 private key (PEM) that signs every recording's manifest. */
+      signing_key: z.string().min(1),
+      /** Public keys (PEM) of earlier signing keys, still trusted by `recording verify`. */
+      verify_keys: z.array(z.string().min(1)).default([]),
+      /** Recordings are fsynced at least this often: a crash loses at most this much. */
+      flush_interval: duration(50, 5000).default(1000),
+      /** During a session, what was recorded is uploaded at least this often. */
+      chunk_interval: duration(1000, 600_000).default(10_000),
+      /** May a break-glass session go on when its recording cannot be written? Closed by default. */
+      break_glass_without_recording: z.boolean().default(false),
+    }),
+  storage: z
+    .strictObject({
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('bastion-recordings'),
+      prefix: z.string().regex(/^[A-Za-z0-9!_.*'()/-]{0,200}$/).default('recordings'),
+      region: z.string().min(1).default('us-east-1'),
+      /** S3-compatible endpoint (MinIO, ...). Absent and no `embedded`: AWS S3. */
+      endpoint: z.string().url().optional(),
+      /** Credentials; absent: the AWS SDK's default chain (instance role, env, profile). */
+      access_key_id: z.string().min(1).optional(),
+      secret_access_key_file: z.string().min(1).optional(),
+      sse: z.enum(['none', 'AES256', 'aws:kms']).default('none'),
+      kms_key_id: z.string().min(1).optional(),
+      object_lock: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retain_days: z.number().int().min(1).max(36_500) }).optional(),
+      /** Run an S3-compatible server in-process (s3rver) and use it: the demo default. */
+      embedded: z
+        .strictObject({
+          host: z.string().min(1).default('127.0.0.1'),
+          port: z.number().int().min(0).max(65535).default(9000),
+          /** Where its objects live; default `<data_dir>/s3`. */
+          dir: z.string().min(1).optional(),
+          access_key_id: z.literal('S3RVER').default('S3RVER'),
+          secret_access_key: z.literal('S3RVER').default('S3RVER'),
+        })
+        .optional(),
+    })
+    .prefault({}),
   /** HTTP API (grants from a paging system). Off unless a token file is configured. */
   http: z
     .strictObject({

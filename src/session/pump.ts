@@ -10,7 +10,13 @@ const RFC_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL',
  * goes away. Output respects the channel's flow control (the target is paused while the client's
  * window is full). Resolves with how it ended.
  */
-export function pump(channel: ServerChannel, stream: TargetStream, onInput: () => void = () => undefined): Promise<{ exit?: ExitInfo; clientClosed: boolean }> {
+/** Sees every byte that passes (the recorder, the idle clock); must never block. */
+export interface PumpTap {
+  input(chunk: Buffer): void;
+  output(chunk: Buffer): void;
+}
+
+export function pump(channel: ServerChannel, stream: TargetStream, tap: PumpTap): Promise<{ exit?: ExitInfo; clientClosed: boolean }> {
   return new Promise((resolve) => {
     let waiting = 0;
     let finished = false;
@@ -30,9 +36,11 @@ export function pump(channel: ServerChannel, stream: TargetStream, onInput: () =
     };
     const disposables = [
       stream.onData((chunk) => {
+        tap.output(chunk);
         if (channel.writable) backpressure(channel, channel.write(chunk));
       }),
       stream.onStderr((chunk) => {
+        tap.output(chunk);
         if (channel.stderr.writable) backpressure(channel.stderr, channel.stderr.write(chunk));
       }),
       stream.onExit((exit) => {
@@ -41,7 +49,8 @@ export function pump(channel: ServerChannel, stream: TargetStream, onInput: () =
       }),
     ];
     channel.on('data', (chunk: Buffer) => {
-      onInput();
+      // Recorded before it is written: a password prompt's mode is judged as the program set it.
+      tap.input(chunk);
       stream.write(chunk);
     });
     channel.resume(); // the target menu may have paused it, holding early keystrokes

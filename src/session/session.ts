@@ -10,6 +10,8 @@ import type { OpenRequest, PtySpec, TargetConnector, TargetStream } from '../tar
 import { envAllowed, MAX_ENV_VARS } from './env.js';
 import { newSessionId } from './ids.js';
 import { pump, sendExit } from './pump.js';
+import { recordingTap } from './recording-tap.js';
+import type { ActiveRecording, RecordingService } from '../recording/service.js';
 import type { LiveSession, SessionRegistry } from './registry.js';
 import { printable } from '../auth/login-name.js';
 import { describeError } from '../errors.js';
@@ -27,6 +29,8 @@ export interface SessionDeps {
   readonly clock: Clock;
   readonly registry: SessionRegistry;
   readonly envAllow: readonly string[];
+  readonly recordings: RecordingService;
+  readonly recordingPolicy: { readonly breakGlassWithoutRecording: boolean };
   /** False while the node drains: no new sessions start. */
   readonly accepting: () => boolean;
 }
@@ -47,6 +51,8 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
   let pty: PtySpec | undefined;
   const env: Record<string, string> = {};
   let stream: TargetStream | undefined;
+  /** Set while a session runs: window changes go into its recording. */
+  let onResize: ((cols: number, rows: number) => void) | undefined;
 
   ssh.on('pty', (accept, _reject, info: PseudoTtyInfo) => {
     pty = { term: termName(info.term), cols: dim(info.cols, 80), rows: dim(info.rows, 24) };
@@ -58,6 +64,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     const rows = dim(info.rows, pty?.rows ?? 24);
     if (pty) pty = { ...pty, cols, rows };
     stream?.resize(cols, rows);
+    onResize?.(cols, rows);
     accept?.();
   });
   ssh.on('env', (accept, reject, info) => {
@@ -166,6 +173,53 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     return chosen;
   }
 
+  /**
+   * Starts the session's recording. A session is never left unrecorded: when the spool cannot be
+   * written the session is refused (null), unless it is break-glass and the config allows that.
+   */
+  async function startRecording(req: { kind: OpenRequest['kind']; command?: string }, channel: ServerChannel, principal: Principal, id: string, base: Record<string, unknown>): Promise<ActiveRecording | undefined | null> {
+    const mayGoOn = principal.breakGlass && deps.recordingPolicy.breakGlassWithoutRecording;
+    const onFailure = (err: unknown) => {
+      void audit({ type: 'recording.failed', ...base, error: describeError(err), session_continues: mayGoOn });
+      const live = deps.registry.list().find((s) => s.id === id);
+      if (mayGoOn) live?.notify('The recording of this session has failed; security has been told. The break-glass session continues.');
+      else live?.terminate('The recording of this session cannot be written, and sessions are never left unrecorded; it is closed.', 'recording failed');
+    };
+    try {
+      const rec = await deps.recordings.start({
+        meta: {
+          session_id: id,
+          user: principal.user,
+          target: principal.target,
+          source_ip: deps.peer.ip,
+          ticket: principal.ticket,
+          reason: principal.reason,
+          break_glass: principal.breakGlass,
+          via: principal.via,
+          mfa: principal.mfa,
+          kind: req.kind,
+          ...(req.command !== undefined ? { command: req.command } : {}),
+        },
+        cols: pty?.cols ?? 80,
+        rows: pty?.rows ?? 24,
+        ...(pty ? { term: pty.term } : {}),
+        onFailure,
+      });
+      rec.marker(`login: ${principal.user} to ${principal.target} via ${principal.via}, ticket ${principal.ticket}`);
+      return rec;
+    } catch (err) {
+      await audit({ type: 'recording.failed', ...base, error: describeError(err), session_continues: mayGoOn });
+      if (mayGoOn) {
+        say(channel, '[bastion] This break-glass session cannot be recorded; security has been told. It continues unrecorded.\r\n');
+        return undefined;
+      }
+      say(channel, `bastion: this session cannot be recorded (${describeError(err)}), and sessions are never left unrecorded; tell the bastion operators\r\n`);
+      sendExit(channel, { code: 1 });
+      await audit({ type: 'session.end', ...base, exit_code: 1, reason: 'recording unavailable', duration_ms: 0 });
+      return null;
+    }
+  }
+
   async function run(req: { kind: OpenRequest['kind']; command?: string }, channel: ServerChannel, principal: Principal): Promise<void> {
     const connector = deps.connectors.get(principal.target);
     if (!connector) throw new Error(`no connector for target ${principal.target}`);
@@ -173,15 +227,21 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     const startedAt = deps.clock.now();
     const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass };
     let endReason: string | undefined;
+    /** undefined: not recorded (a break-glass session the config lets go on without); null: refused. */
+    let recording: ActiveRecording | undefined | null;
     const live: LiveSession = {
       id,
       principal,
       startedAt,
       lastInputAt: startedAt,
       noticeSent: false,
-      notify: (message) => say(channel, `\r\n[bastion] ${message}\r\n`),
+      notify: (message) => {
+        recording?.marker(message);
+        say(channel, `\r\n[bastion] ${message}\r\n`);
+      },
       terminate: (message, reason) => {
         endReason ??= reason;
+        recording?.marker(`terminated: ${message}`);
         say(channel, `\r\n[bastion] ${message}\r\n`);
         stream?.close();
       },
@@ -201,17 +261,24 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
         return;
       }
       deps.log.info({ ...base, kind: req.kind }, 'session started');
+      recording = await startRecording(req, channel, principal, id, base);
+      if (recording === null) return;
+      const rec = recording;
+      onResize = (c, r) => rec?.resize(c, r);
       try {
         stream = await connector.open({ kind: req.kind, ...(req.command !== undefined ? { command: req.command } : {}), ...(pty ? { pty } : {}), env, user: principal.user });
       } catch (err) {
         say(channel, `bastion: ${describeError(err)}\r\n`);
         sendExit(channel, { code: 1 });
         await audit({ type: 'session.end', ...base, exit_code: 1, reason: `target unavailable: ${describeError(err)}`, duration_ms: deps.clock.now() - startedAt });
+        await recording?.finish(`target unavailable: ${describeError(err)}`);
         return;
       }
       // Ended (shutdown, revocation) or abandoned by the client while the target was opening.
       if (endReason !== undefined || closedEarly.value) stream.close();
-      const result = await pump(channel, stream, () => (live.lastInputAt = deps.clock.now()));
+      const result = await pump(channel, stream, recordingTap(recording, stream, () => (live.lastInputAt = deps.clock.now())));
+      const status = result.exit?.signal ? `signal ${result.exit.signal}` : `exit status ${result.exit?.code ?? 'unknown'}`;
+      await recording?.finish(`${endReason ?? (result.clientClosed ? 'client disconnected' : 'target exited')}, ${status}`);
       await audit({
         type: 'session.end',
         ...base,

@@ -5,6 +5,7 @@ import type { AuthRequest, AuthResult, Login, Prompter } from '../auth/types.js'
 import { handleSession } from '../session/session.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { TargetConnector } from '../targets/target.js';
+import type { RecordingService } from '../recording/service.js';
 import { describeError } from '../errors.js';
 import { printable } from '../auth/login-name.js';
 import { Emitter } from '../targets/emitter.js';
@@ -20,6 +21,7 @@ export interface ConnectionDeps extends LoginDeps {
   readonly registry: SessionRegistry;
   readonly connectors: ReadonlyMap<string, TargetConnector>;
   readonly accepting: () => boolean;
+  readonly recordings: RecordingService;
   /** Called once when the connection is no longer pending login (logged in or gone). */
   readonly onSettled: () => void;
 }
@@ -97,6 +99,8 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
       clock: deps.clock,
       registry: deps.registry,
       envAllow: deps.config.session.env_allow,
+      recordings: deps.recordings,
+      recordingPolicy: { breakGlassWithoutRecording: deps.config.recording.break_glass_without_recording },
       accepting: deps.accepting,
     });
   });

@@ -3,6 +3,7 @@ import { constants, homedir, userInfo } from 'node:os';
 import { spawn as spawnPty, type IPty } from "node-pty";
 import type { ResolvedLocalTarget } from '../config/targets.js';
 import { BastionError } from '../errors.js';
+import { inputHidden } from './termios.js';
 import { Emitter } from './emitter.js';
 import type { ExitInfo, OpenRequest, TargetConnector, TargetStream } from './target.js';
 
@@ -113,6 +114,10 @@ class PtyStream implements TargetStream {
   }
   resume(): void {
     this.proc.resume();
+  }
+  inputHidden(): boolean | undefined {
+    const fd = (this.proc as unknown as { _fd?: number })._fd;
+    return typeof fd === 'number' ? inputHidden(fd) : undefined;
   }
   signal(name: string): void {
     signalGroup(this.proc.pid, `SIG${name}` as NodeJS.Signals);

@@ -40,6 +40,11 @@ export interface TargetStream {
   /** Flow control: stop and resume reading output while the client is slow. */
   pause(): void;
   resume(): void;
+  /**
+   * Whether input right now goes to a hidden prompt (a password), read from the terminal mode;
+   * undefined where the mode cannot be read (the session then falls back to prompt detection).
+   */
+  inputHidden?(): boolean | undefined;
   /** Delivers a signal the client sent (name without "SIG", already allow-listed). */
   signal(name: string): void;
   /** Ends the program (hang-up). */

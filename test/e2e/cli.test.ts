@@ -26,6 +26,7 @@ describe('the bastion CLI, run as a user runs it', () => {
       cfg,
       stringify({
         host_keys: [join(ROOT, 'keys.example/ssh_host_ed25519_key')],
+        recording: { signing_key: join(ROOT, 'keys.example/recording_ed25519.pem') },
         listen: { port: 'twenty-two' },
         targets: { shell: { type: 'local' } },
         users: { alice: { keys: ['/nonexistent/alice.pub'], roles: ['ghost'] } },
@@ -36,7 +37,8 @@ describe('the bastion CLI, run as a user runs it', () => {
     expect(r.stderr).toContain('bad.yaml: listen.port: ');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const cfg2 = join(dir, 'bad2.yaml');
-    writeFileSync(cfg2, stringify({ host_keys: [join(ROOT, 'keys.example/ssh_host_ed25519_key')], targets: { shell: { type: 'local' } }, users: { alice: { keys: ['/nonexistent/alice.pub'], roles: ['ghost'] } } }));
+    writeFileSync(cfg2, stringify({ host_keys: [join(ROOT, 'keys.example/ssh_host_ed25519_key')], recording: { signing_key: join(ROOT, 'keys.example/recording_ed25519.pem') },
+        targets: { shell: { type: 'local' } }, users: { alice: { keys: ['/nonexistent/alice.pub'], roles: ['ghost'] } } }));
     const r2 = bastion(['serve', '--config', cfg2]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain('bad2.yaml: users.alice.keys[0]: file not found: /nonexistent/alice.pub');
@@ -52,6 +54,7 @@ describe('the bastion CLI, run as a user runs it', () => {
       cfg,
       stringify({
         host_keys: [join(ROOT, 'keys.example/ssh_host_ed25519_key')],
+        recording: { signing_key: join(ROOT, 'keys.example/recording_ed25519.pem') },
         data_dir: join(dir, 'data'),
         targets: { shell: { type: 'local', allow_bastion_user: true } },
         users: { alice: { keys: [join(ROOT, 'keys.example/demo_ed25519.pub')] } },
@@ -127,7 +130,7 @@ describe('npm start on the shipped demo config', () => {
   it('prints how to connect and how to get the code', async () => {
     const cfgDir = mkdtempSync(join(tmpdir(), 'bastion-demo-'));
     // The demo config with its own data dir and a free port, so a developer's running demo is left alone.
-    const text = readFileSync(join(ROOT, 'config.example.yaml'), 'utf8').replace('port: 2222', 'port: 0').replace('data_dir: ./data', `data_dir: ${join(cfgDir, 'data')}`);
+    const text = readFileSync(join(ROOT, 'config.example.yaml'), 'utf8').replace('port: 2222', 'port: 0').replace('port: 9000', 'port: 0').replace('port: 8022', 'port: 0').replace('data_dir: ./data', `data_dir: ${join(cfgDir, 'data')}`);
     const cfg = join(ROOT, `.test-demo-${process.pid}.yaml`);
     writeFileSync(cfg, text);
     const child = execFile(process.execPath, [CLI, 'serve', '--config', cfg], { cwd: ROOT });

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateEd25519 } from '../../src/auth/keygen.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { generateSecret } from 'otplib';
 import { stringify } from 'yaml';
 
@@ -76,6 +77,9 @@ export function writeTestConfig(opts: BastionOptions): TestConfig {
     usersCfg[name] = { keys: [`keys/${name}_ed25519.pub`], totp_secret_file: `keys/${name}.totp`, roles: ['oncall'], default_target: 'shell', ...(opts.userConfig?.[name] ?? {}) };
   }
   if (opts.grantToken) writeFileSync(join(keysDir, 'grant.token'), opts.grantToken + '\n', { mode: 0o600 });
+  const recordingKey = generateKeyPairSync('ed25519');
+  writeFileSync(join(keysDir, 'recording.pem'), recordingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'recording.pub.pem'), recordingKey.publicKey.export({ type: 'spki', format: 'pem' }));
   const config = {
     listen: { host: '127.0.0.1', port: 0 },
     ...(opts.grantToken ? { http: { host: '127.0.0.1', port: 0, grant_token_file: 'keys/grant.token' } } : {}),
@@ -83,6 +87,8 @@ export function writeTestConfig(opts: BastionOptions): TestConfig {
     data_dir: './data',
     log_level: 'info',
     shutdown_grace: '5s',
+    recording: { signing_key: 'keys/recording.pem' },
+    storage: { embedded: { port: 0 } },
     ...(opts.config ?? {}),
     auth: { lockout: { max_failures: 3, window: '15m', duration: '15m' }, ...(opts.auth ?? {}) },
     targets: demoTargets({ shell: { type: 'local', shell: '/bin/bash' }, other: { type: 'local', shell: '/bin/sh' }, ...(opts.targets ?? {}) }),

@@ -10,6 +10,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const file = join(ROOT, 'test-config.yaml');
 const base = {
   host_keys: ['keys.example/ssh_host_ed25519_key'],
+  recording: { signing_key: 'keys.example/recording_ed25519.pem' },
   targets: { shell: { type: 'local', allow_bastion_user: true } },
   roles: { oncall: { standing: ['shell'] } },
   users: { demo: { keys: ['keys.example/demo_ed25519.pub'], roles: ['oncall'] } },

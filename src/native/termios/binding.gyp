@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "termios",
+      "sources": ["termios.c"]
+    }
+  ]
+}

@@ -1,0 +1,29 @@
+// inputHidden(fd): whether the terminal behind fd is reading a hidden line - ECHO off while
+// ICANON is on, which is what getpass(), sudo, su, ssh and `read -s` set - or null when fd is not
+// a terminal. Line editors (readline, vim, less) turn ECHO off too, but with ICANON off, and echo
+// for themselves, so their input is not hidden. Called with a pty master fd: on Linux the master
+// and the slave share one termios, so this is the mode the program in the pty has set.
+#include <node_api.h>
+#include <termios.h>
+
+static napi_value InputHidden(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int32_t fd = -1;
+  struct termios t;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || tcgetattr(fd, &t) != 0) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_get_boolean(env, (t.c_lflag & ECHO) == 0 && (t.c_lflag & ICANON) != 0, &result);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "inputHidden", NAPI_AUTO_LENGTH, InputHidden, NULL, &fn);
+  napi_set_named_property(env, exports, "inputHidden", fn);
+  return exports;
+}

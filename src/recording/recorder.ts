@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import type { Clock } from '../clock.js';
+import { encodeEvent, encodeHeader, type Header } from './asciicast.js';
+import { chainNext, chainStart, type ChunkRecord } from './chain.js';
+
+export interface RecorderOptions {
+  /** The spool file this recording is written to (created; must not exist). */
+  readonly castPath: string;
+  /** Append-only list of closed chunks beside it (one JSON line per chunk). */
+  readonly chunksPath: string;
+  readonly header: Header;
+  readonly clock: Clock;
+  /** Written and fsynced at least this often (kill -9 loses at most this much). */
+  readonly flushMs: number;
+  /** A chunk is closed (and can be uploaded) after this much time with data, or this many bytes. */
+  readonly chunkMs: number;
+  readonly chunkBytes: number;
+  /** A closed chunk is ready for upload. */
+  readonly onChunk?: (c: ChunkRecord) => void;
+  /** The recording can no longer be written (disk full, spool gone): the session must decide. */
+  readonly onFailure?: (err: unknown) => void;
+}
+
+const MAX_PENDING = 64 * 1024 * 1024;
+
+/**
+ * Writes one session as asciicast v2 to the spool: events are encoded as they come (UTF-8 decoded
+ * as a stream, so a character split across reads stays whole), buffered, and written and fsynced
+ * at least every `flushMs`. The file is cut into chunks whose hashes form a chain, so a recording
+ * can be uploaded while the session runs and any change to it is detectable.
+ */
+export class Recorder {
+  private readonly out = new StringDecoder('utf8');
+  private readonly inp = new StringDecoder('utf8');
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private failed?: unknown;
+  private closed = false;
+  private readonly startMs: number;
+  // Chunk bookkeeping (bytes written to disk).
+  private offset = 0;
+  private chunkStart = 0;
+  private chunkStartedAt = 0;
+  private chunkHash = createHash('sha256');
+  private chain: string;
+  private readonly chunks: ChunkRecord[] = [];
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly chunksFh: FileHandle,
+    private readonly o: RecorderOptions,
+  ) {
+    this.startMs = o.header.timestamp * 1000;
+    this.chain = chainStart(o.header.bastion.session_id);
+  }
+
+  /** Creates the spool file with its header, fsynced. Throws when the spool cannot be written. */
+  static async create(o: RecorderOptions): Promise<Recorder> {
+    const fh = await open(o.castPath, 'wx', 0o600);
+    let chunksFh: FileHandle | undefined;
+    try {
+      chunksFh = await open(o.chunksPath, 'wx', 0o600);
+      const r = new Recorder(fh, chunksFh, o);
+      r.pending.push(encodeHeader(o.header) + '\n');
+      await r.flush();
+      if (r.failed) throw r.failed;
+      r.timer = setInterval(() => void r.flush(), o.flushMs);
+      r.timer.unref();
+      return r;
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await chunksFh?.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get failure(): unknown {
+    return this.failed;
+  }
+
+  private t(): number {
+    return Math.max(0, (this.o.clock.now() - this.startMs) / 1000);
+  }
+
+  private push(line: string): void {
+    if (this.closed || this.failed) return;
+    this.pending.push(line + '\n');
+    this.pendingBytes += line.length + 1;
+    if (this.pendingBytes > MAX_PENDING) this.fail(new Error('the recording falls behind the session (spool too slow)'));
+  }
+
+  output(chunk: Buffer): void {
+    const text = this.out.write(chunk);
+    if (text) this.push(encodeEvent(this.t(), 'o', text));
+  }
+
+  /** Keystrokes as typed; when `redacted`, only the fact that something was typed is kept. */
+  input(chunk: Buffer, redacted: boolean): void {
+    if (redacted) {
+      this.push(encodeEvent(this.t(), 'm', `[redacted input: ${chunk.length} byte${chunk.length === 1 ? '' : 's'} typed with echo off]`));
+      return;
+    }
+    const text = this.inp.write(chunk);
+    if (text) this.push(encodeEvent(this.t(), 'i', text));
+  }
+
+  resize(cols: number, rows: number): void {
+    this.push(encodeEvent(this.t(), 'r', `${cols}x${rows}`));
+  }
+
+  marker(label: string): void {
+    this.push(encodeEvent(this.t(), 'm', label));
+  }
+
+  /** Writes what is pending and fsyncs; closes a chunk when it is old or big enough. */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(() => this.writeOut());
+    return this.writing;
+  }
+
+  private async writeOut(): Promise<void> {
+    if (this.failed) return;
+    if (this.pending.length === 0) {
+      // Quiet now, but data written a while ago still has to leave the machine.
+      if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs) await this.closeChunk();
+      return;
+    }
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    const bytes = Buffer.from(text, 'utf8');
+    try {
+      await this.fh.write(bytes);
+      await this.fh.datasync();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.offset === this.chunkStart) this.chunkStartedAt = this.o.clock.now();
+    this.chunkHash.update(bytes);
+    this.offset += bytes.length;
+    const age = this.o.clock.now() - this.chunkStartedAt;
+    if (age >= this.o.chunkMs || this.offset - this.chunkStart >= this.o.chunkBytes) await this.closeChunk();
+  }
+
+  private async closeChunk(): Promise<void> {
+    if (this.offset === this.chunkStart) return;
+    const sha256 = this.chunkHash.digest('hex');
+    this.chain = chainNext(this.chain, sha256);
+    const c: ChunkRecord = { index: this.chunks.length, offset: this.chunkStart, length: this.offset - this.chunkStart, sha256, chain: this.chain };
+    try {
+      await this.chunksFh.write(JSON.stringify(c) + '\n');
+      await this.chunksFh.datasync();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.chunks.push(c);
+    this.chunkStart = this.offset;
+    this.chunkHash = createHash('sha256');
+    this.o.onChunk?.(c);
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.pending = [];
+    clearInterval(this.timer);
+    this.o.onFailure?.(err);
+  }
+
+  /** Ends the recording: the decoders' rest, a final marker, everything flushed and chunked. */
+  async close(finalMarker: string): Promise<{ chunks: ChunkRecord[]; bytes: number; failed?: unknown }> {
+    if (!this.closed) {
+      const tailOut = this.out.end();
+      if (tailOut) this.push(encodeEvent(this.t(), 'o', tailOut));
+      this.marker(finalMarker);
+      this.closed = true;
+      clearInterval(this.timer);
+      await this.flush();
+      await (this.writing = this.writing.then(() => (this.failed ? undefined : this.closeChunk())));
+      await this.fh.close().catch(() => undefined);
+      await this.chunksFh.close().catch(() => undefined);
+    }
+    return { chunks: [...this.chunks], bytes: this.offset, ...(this.failed ? { failed: this.failed } : {}) };
+  }
+}

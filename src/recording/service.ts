@@ -1,0 +1,131 @@
+import { hostname } from 'node:os';
+import { createHash, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import type { Spool } from '../storage/spool.js';
+import { describeError } from '../errors.js';
+import type { Header, SessionMetadata } from './asciicast.js';
+import { signManifest } from './manifest.js';
+import { Recorder } from './recorder.js';
+
+export interface RecordingSettings {
+  readonly flushMs: number;
+  readonly chunkMs: number;
+  readonly chunkBytes: number;
+}
+
+export interface StartRecording {
+  readonly meta: Omit<SessionMetadata, 'bastion_host' | 'bastion_version'>;
+  readonly cols: number;
+  readonly rows: number;
+  readonly term?: string;
+  readonly shell?: string;
+  readonly onFailure: (err: unknown) => void;
+}
+
+/** A live session's recording, as the session sees it. */
+export interface ActiveRecording {
+  output(chunk: Buffer): void;
+  input(chunk: Buffer, hidden: boolean): void;
+  resize(cols: number, rows: number): void;
+  marker(label: string): void;
+  /** Flushes, signs and seals the recording for upload. */
+  finish(endReason: string): Promise<void>;
+}
+
+/**
+ * Starts recordings in the spool, seals and signs them when sessions end, and seals recordings
+ * that a crash left behind. Wakes the uploader whenever there is something to upload.
+ */
+export class RecordingService {
+  constructor(
+    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; onWork: () => void },
+  ) {}
+
+  async start(s: StartRecording): Promise<ActiveRecording> {
+    const { spool, clock, settings } = this.deps;
+    const id = s.meta.session_id;
+    const paths = spool.activePaths(id);
+    const header: Header = {
+      version: 2,
+      width: s.cols,
+      height: s.rows,
+      timestamp: Math.floor(clock.now() / 1000),
+      title: `${s.meta.user} on ${s.meta.target}${s.meta.break_glass ? ' (BREAK-GLASS)' : ''} - ${s.meta.ticket}`,
+      env: { ...(s.term ? { TERM: s.term } : {}), ...(s.shell ? { SHELL: s.shell } : {}) },
+      bastion: { ...s.meta, bastion_host: hostname(), bastion_version: VERSION },
+    };
+    const startedAt = clock.now();
+    const recorder = await Recorder.create({
+      castPath: paths.cast,
+      chunksPath: paths.chunks,
+      header,
+      clock,
+      flushMs: settings.flushMs,
+      chunkMs: settings.chunkMs,
+      chunkBytes: settings.chunkBytes,
+      onChunk: () => this.deps.onWork(),
+      onFailure: s.onFailure,
+    });
+    return {
+      output: (c) => recorder.output(c),
+      input: (c, hidden) => recorder.input(c, hidden),
+      resize: (c, r) => recorder.resize(c, r),
+      marker: (l) => recorder.marker(l),
+      finish: async (endReason) => {
+        const done = await recorder.close(`session ended: ${endReason}`);
+        if (done.failed) {
+          // What reached the disk is still sealed and uploaded: recover() cuts it to its last whole line.
+          this.deps.log.error({ session_id: id, err: describeError(done.failed) }, 'recording incomplete: write failed');
+          await this.sealRecovered(id);
+          return;
+        }
+        const bytes = await readFile(paths.cast);
+        const chain = done.chunks.at(-1)?.chain;
+        await spool.seal(
+          id,
+          signManifest(
+            {
+              version: 1,
+              session_id: id,
+              started_at: new Date(startedAt).toISOString(),
+              ended_at: new Date(clock.now()).toISOString(),
+              incomplete: false,
+              end_reason: endReason,
+              recording: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+              chunks: done.chunks,
+              chain: chain ?? '',
+              metadata: header.bastion,
+            },
+            this.deps.key,
+          ),
+        );
+        this.deps.onWork();
+      },
+    };
+  }
+
+  /** Seals every recording in active/ (at start-up, none of them has a live session any more). */
+  async recoverAll(): Promise<number> {
+    let n = 0;
+    for (const id of this.deps.spool.activeIds()) {
+      try {
+        if (await this.sealRecovered(id)) n += 1;
+      } catch (err) {
+        this.deps.log.error({ session_id: id, err: describeError(err) }, 'cannot recover recording; it stays in the spool');
+      }
+    }
+    if (n > 0) this.deps.onWork();
+    return n;
+  }
+
+  private async sealRecovered(id: string): Promise<boolean> {
+    const unsigned = await this.deps.spool.recover(id);
+    if (!unsigned) return false;
+    await this.deps.spool.seal(id, signManifest(unsigned, this.deps.key));
+    this.deps.log.warn({ session_id: id, bytes: unsigned.recording.bytes }, 'sealed an incomplete recording');
+    return true;
+  }
+}

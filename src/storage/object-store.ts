@@ -1,0 +1,31 @@
+/** Options passed through on every object: encryption at rest and retention. */
+export interface PutOptions {
+  readonly contentType: string;
+  /** Hex SHA-256 of the body, stored as metadata and checked after the upload. */
+  readonly sha256: string;
+}
+
+export interface ObjectInfo {
+  readonly size: number;
+  readonly sha256?: string;
+}
+
+/** Where recordings end up. S3 in production and in the embedded default; anything with these verbs. */
+export interface ObjectStore {
+  put(key: string, body: Buffer, opts: PutOptions): Promise<void>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  get(key: string): Promise<Buffer>;
+  list(prefix: string): AsyncIterable<string>;
+  delete(key: string): Promise<void>;
+  /** For messages: "s3://bucket". */
+  readonly location: string;
+}
+
+/** Puts an object and confirms it is there with the same size and hash; throws otherwise. */
+export async function putConfirmed(store: ObjectStore, key: string, body: Buffer, opts: PutOptions): Promise<void> {
+  await store.put(key, body, opts);
+  const info = await store.head(key);
+  if (!info) throw new Error(`${store.location}/${key} is missing right after the upload`);
+  if (info.size !== body.length) throw new Error(`${store.location}/${key} has ${info.size} bytes, ${body.length} were sent`);
+  if (info.sha256 !== undefined && info.sha256 !== opts.sha256) throw new Error(`${store.location}/${key} has a different checksum than what was sent`);
+}

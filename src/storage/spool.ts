@@ -1,0 +1,139 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { ChunkRecord } from '../recording/chain.js';
+import { chainNext, chainStart } from '../recording/chain.js';
+import type { Manifest, UnsignedManifest } from '../recording/manifest.js';
+import { parseLine, type Header } from '../recording/asciicast.js';
+
+/**
+ * The durable spool of recordings on local disk:
+ *   active/ID.cast         being written by a live session (fsynced every second)
+ *   active/ID.chunks       closed chunks of it, one JSON line each (uploaded while the session runs)
+ *   active/ID.uploaded     how many of those chunks are confirmed in the object store
+ *   sealed/ID.cast + ID.manifest.json   finished and signed, waiting for upload
+ * A file leaves the spool only after the object store has confirmed it.
+ */
+export class Spool {
+  readonly active: string;
+  readonly sealed: string;
+
+  constructor(readonly root: string) {
+    this.active = join(root, 'active');
+    this.sealed = join(root, 'sealed');
+    mkdirSync(this.active, { recursive: true, mode: 0o700 });
+    mkdirSync(this.sealed, { recursive: true, mode: 0o700 });
+  }
+
+  activePaths(id: string) {
+    return { cast: join(this.active, `${id}.cast`), chunks: join(this.active, `${id}.chunks`), uploaded: join(this.active, `${id}.uploaded`) };
+  }
+
+  sealedPaths(id: string) {
+    return { cast: join(this.sealed, `${id}.cast`), manifest: join(this.sealed, `${id}.manifest.json`) };
+  }
+
+  activeIds(): string[] {
+    return readdirSync(this.active).filter((f) => f.endsWith('.cast')).map((f) => f.slice(0, -5));
+  }
+
+  sealedIds(): string[] {
+    return readdirSync(this.sealed).filter((f) => f.endsWith('.manifest.json')).map((f) => f.slice(0, -'.manifest.json'.length));
+  }
+
+  /** Chunks closed so far for an active recording, and how many are already uploaded. */
+  chunkState(id: string): { chunks: ChunkRecord[]; uploaded: number } {
+    const p = this.activePaths(id);
+    const chunks = readJsonLines<ChunkRecord>(p.chunks);
+    let uploaded = 0;
+    try {
+      uploaded = Number(readFileSync(p.uploaded, 'utf8')) || 0;
+    } catch {
+      uploaded = 0;
+    }
+    return { chunks, uploaded };
+  }
+
+  async markChunksUploaded(id: string, count: number): Promise<void> {
+    await writeFile(this.activePaths(id).uploaded, String(count), { mode: 0o600 });
+  }
+
+  /** Moves a finished recording to sealed/ with its signed manifest (manifest first: a sealed id always has both). */
+  async seal(id: string, manifest: Manifest): Promise<void> {
+    const a = this.activePaths(id);
+    const s = this.sealedPaths(id);
+    await rename(a.cast, s.cast);
+    const fh = await open(`${s.manifest}.tmp`, 'w', 0o600);
+    await fh.writeFile(JSON.stringify(manifest, null, 2) + '\n');
+    await fh.datasync();
+    await fh.close();
+    await rename(`${s.manifest}.tmp`, s.manifest);
+    await rm(a.chunks, { force: true });
+    await rm(a.uploaded, { force: true });
+  }
+
+  async remove(id: string): Promise<void> {
+    const s = this.sealedPaths(id);
+    await rm(s.manifest, { force: true });
+    await rm(s.cast, { force: true });
+  }
+
+  /**
+   * A recording left in active/ by a bastion that died: cut to its last complete line (valid
+   * asciicast), chunk what was not chunked yet, and describe it as incomplete, ready to be signed.
+   */
+  async recover(id: string): Promise<UnsignedManifest | undefined> {
+    const p = this.activePaths(id);
+    const data = await readFile(p.cast);
+    const end = data.lastIndexOf(0x0a) + 1;
+    if (end < data.length) await truncate(p.cast, end);
+    const bytes = data.subarray(0, end);
+    const firstNl = bytes.indexOf(0x0a);
+    const header = firstNl > 0 ? parseLine(bytes.subarray(0, firstNl).toString('utf8'), true) : undefined;
+    if (!header || header.kind !== 'header') {
+      // Not even a header survived: nothing to seal, and nothing was recorded.
+      await rm(p.cast, { force: true });
+      await rm(p.chunks, { force: true });
+      await rm(p.uploaded, { force: true });
+      return undefined;
+    }
+    const h: Header = header.header;
+    const chunks = readJsonLines<ChunkRecord>(p.chunks).filter((c) => c.offset + c.length <= bytes.length);
+    let chain = chainStart(id);
+    for (const c of chunks) chain = chainNext(chain, c.sha256);
+    const covered = chunks.reduce((n, c) => n + c.length, 0);
+    if (covered < bytes.length) {
+      const tail = bytes.subarray(covered);
+      const sha256 = createHash('sha256').update(tail).digest('hex');
+      chain = chainNext(chain, sha256);
+      chunks.push({ index: chunks.length, offset: covered, length: tail.length, sha256, chain });
+    }
+    return {
+      version: 1,
+      session_id: id,
+      started_at: new Date(h.timestamp * 1000).toISOString(),
+      ended_at: statSync(p.cast).mtime.toISOString(),
+      incomplete: true,
+      end_reason: 'the bastion stopped during the session; sealed on restart',
+      recording: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+      chunks,
+      chain,
+      metadata: h.bastion,
+    };
+  }
+}
+
+function readJsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const out: T[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch {
+      break; // a torn last line from a crash
+    }
+  }
+  return out;
+}

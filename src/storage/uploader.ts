@@ -1,0 +1,172 @@
+import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { AuditSink } from '../audit/audit-log.js';
+import { describeError } from '../errors.js';
+import type { Spool } from './spool.js';
+import { putConfirmed, type ObjectStore } from './object-store.js';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** PREFIX/YYYY/MM/DD/SESSION, the date taken from the session id (s-20261123T095100Z-…). */
+export function objectBase(prefix: string, sessionId: string): string {
+  const m = /^s-(\d{4})(\d{2})(\d{2})T/.exec(sessionId);
+  const date = m ? `${m[1]}/${m[2]}/${m[3]}` : 'undated';
+  return `${prefix ? `${prefix.replace(/\/+$/, '')}/` : ''}${date}/${sessionId}`;
+}
+
+export interface UploadHealth {
+  /** Recordings (sealed) and chunks (live sessions) still waiting to leave this machine. */
+  pending: number;
+  /** Since when uploads have been failing without a success, if they are. */
+  failingSince?: number;
+  uploaded: number;
+  failures: number;
+}
+
+/**
+ * Moves the spool to the object store: chunks of live sessions as they close (so a destroyed
+ * host loses at most about one chunk interval), then the final gzip and manifest, after which the
+ * chunks are removed. A file leaves the spool only once the store confirms size and checksum.
+ * Failures retry forever with exponential backoff and jitter; nothing is ever dropped.
+ */
+export class Uploader {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private attempt = 0;
+  private nextTryAt = 0;
+  private readonly health: UploadHealth = { pending: 0, uploaded: 0, failures: 0 };
+
+  constructor(
+    private readonly deps: { spool: Spool; store: ObjectStore; prefix: string; clock: Clock; log: Logger; audit: AuditSink; intervalMs: number; maxBackoffMs?: number },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.deps.intervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  getHealth(): UploadHealth {
+    return { ...this.health };
+  }
+
+  /** Runs a pass now (or right after the one in progress). */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Resolves once everything in the spool has been uploaded, or after `ms` (false). */
+  async drain(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      await this.running;
+      this.nextTryAt = 0;
+      await this.pass();
+      if (this.health.pending === 0) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const { spool, clock } = this.deps;
+    if (clock.now() < this.nextTryAt) return;
+    try {
+      for (const id of spool.activeIds()) await this.uploadChunks(id);
+      for (const id of spool.sealedIds()) await this.uploadSealed(id);
+      this.succeeded();
+    } catch (err) {
+      await this.failed(err);
+    }
+    this.health.pending = this.countPending();
+  }
+
+  private countPending(): number {
+    const { spool } = this.deps;
+    let n = spool.sealedIds().length;
+    for (const id of spool.activeIds()) {
+      const st = spool.chunkState(id);
+      n += st.chunks.length - st.uploaded;
+    }
+    return n;
+  }
+
+  private async uploadChunks(id: string): Promise<void> {
+    const { spool, store, prefix } = this.deps;
+    const { chunks, uploaded } = spool.chunkState(id);
+    if (uploaded >= chunks.length) return;
+    let fh;
+    try {
+      fh = await open(spool.activePaths(id).cast, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // sealed meanwhile: the final upload covers it
+      throw err;
+    }
+    try {
+      for (const c of chunks.slice(uploaded)) {
+        const body = Buffer.alloc(c.length);
+        await fh.read(body, 0, c.length, c.offset);
+        await putConfirmed(store, `${objectBase(prefix, id)}/chunks/${String(c.index).padStart(6, '0')}.part`, body, { contentType: 'application/octet-stream', sha256: c.sha256 });
+        await spool.markChunksUploaded(id, c.index + 1);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async uploadSealed(id: string): Promise<void> {
+    const { spool, store, prefix, audit } = this.deps;
+    const paths = spool.sealedPaths(id);
+    const base = objectBase(prefix, id);
+    const cast = await readFile(paths.cast);
+    const manifest = await readFile(paths.manifest);
+    const gz = gzipSync(cast);
+    await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: sha256(gz) });
+    await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest) });
+    for await (const key of store.list(`${base}/chunks/`)) await store.delete(key);
+    await spool.remove(id);
+    this.health.uploaded += 1;
+    await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: cast.length, gzip_bytes: gz.length });
+  }
+
+  private succeeded(): void {
+    if (this.health.failingSince !== undefined) this.deps.log.info({ failing_for_ms: this.deps.clock.now() - this.health.failingSince }, 'uploads work again');
+    delete this.health.failingSince;
+    this.attempt = 0;
+    this.nextTryAt = 0;
+  }
+
+  private async failed(err: unknown): Promise<void> {
+    const now = this.deps.clock.now();
+    this.health.failures += 1;
+    if (this.health.failingSince === undefined) {
+      this.health.failingSince = now;
+      await this.deps.audit
+        .record({ type: 'recording.upload_failed', store: this.deps.store.location, error: describeError(err).slice(0, 300), note: 'recordings stay in the spool and are retried' })
+        .catch(() => undefined);
+    }
+    this.attempt += 1;
+    const max = this.deps.maxBackoffMs ?? 60_000;
+    const backoff = Math.min(max, 500 * 2 ** Math.min(this.attempt, 20));
+    this.nextTryAt = now + backoff * (0.5 + Math.random() / 2); // jitter: many bastions must not retry in step
+    this.deps.log.warn({ err: describeError(err), attempt: this.attempt, retry_in_ms: this.nextTryAt - now }, 'upload failed; will retry');
+  }
+}

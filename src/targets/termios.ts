@@ -1,0 +1,31 @@
+import { createRequire } from 'node:module';
+
+interface TermiosAddon {
+  inputHidden(fd: number): boolean | null;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The small native addon in src/native/termios, built by `npm install` (node-gyp). */
+function load(): TermiosAddon | undefined {
+  // From src/targets (tests) or dist/src/targets (the built program).
+  for (const rel of ['../native/termios/build/Release/termios.node', '../../../src/native/termios/build/Release/termios.node']) {
+    try {
+      return require(rel) as TermiosAddon;
+    } catch {
+      // try the next place
+    }
+  }
+  return undefined;
+}
+
+const addon = load();
+
+/** True when the native termios check is available (it is built on every supported platform). */
+export const termiosAvailable = addon !== undefined;
+
+/** Whether the program behind this pty master is reading a hidden line (a password); undefined if unknown. */
+export function inputHidden(fd: number): boolean | undefined {
+  const r = addon?.inputHidden(fd);
+  return r === null ? undefined : r;
+}
