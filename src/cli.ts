@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { BastionError, describeError } from './errors.js';
 import { VERSION } from './version.js';
+import { recordingVerify } from './cli/recording.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
 // The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
@@ -73,6 +74,14 @@ program
       return grantCreate(o.config, first, o);
     }),
   );
+
+const recording = program.command('recording').description('session recordings');
+recording
+  .command('verify <file-or-s3-url>')
+  .description('check a recording against its signed manifest: names the first chunk or offset that fails')
+  .option('-c, --config <file>', 'config file: trusts its recording keys (and finds the embedded S3 for s3:// URLs)')
+  .option('--public-key <pem...>', 'trust this recording public key (PEM) as well')
+  .action((ref: string, o: { config?: string; publicKey?: string[] }) => run(() => recordingVerify(ref, o)));
 
 const keys = program.command('keys').description('key material');
 keys

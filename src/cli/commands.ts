@@ -11,6 +11,7 @@ import { verifyAuditLog } from '../audit/verify.js';
 import { banner } from './banner.js';
 import { writeSecretFile } from './files.js';
 import { userInfo } from 'node:os';
+import { generateKeyPairSync } from 'node:crypto';
 import { FileKvStore } from '../state/file-kv-store.js';
 import { KvGrantStore, buildGrant, isActive, type Grant } from '../policy/grants.js';
 
@@ -90,7 +91,15 @@ export function keysInit(dir: string, force: boolean): void {
   const pair = generateEd25519('bastion host key');
   writeSecretFile(path, pair.private, force);
   writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
-  process.stdout.write(`Host key written to ${path} (0600) and ${path}.pub\nPoint host_keys in your config at it.\n`);
+  const rec = generateKeyPairSync('ed25519');
+  const recPath = join(dir, 'recording_ed25519.pem');
+  writeSecretFile(recPath, rec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), force);
+  writeFileSync(join(dir, 'recording_ed25519.pub.pem'), rec.publicKey.export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
+  process.stdout.write(
+    `Host key written to ${path} (0600) and ${path}.pub\n` +
+      `Recording signing key written to ${recPath} (0600) and ${join(dir, 'recording_ed25519.pub.pem')}\n` +
+      'Point host_keys and recording.signing_key in your config at them; give reviewers the .pub.pem.\n',
+  );
 }
 
 /** The grant store of a config's data dir (shared with a running bastion, which audits what it finds). */

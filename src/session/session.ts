@@ -177,7 +177,14 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
    * Starts the session's recording. A session is never left unrecorded: when the spool cannot be
    * written the session is refused (null), unless it is break-glass and the config allows that.
    */
-  async function startRecording(req: { kind: OpenRequest['kind']; command?: string }, channel: ServerChannel, principal: Principal, id: string, base: Record<string, unknown>): Promise<ActiveRecording | undefined | null> {
+  async function startRecording(
+    req: { kind: OpenRequest['kind']; command?: string },
+    channel: ServerChannel,
+    principal: Principal,
+    id: string,
+    base: Record<string, unknown>,
+    shell: string | undefined,
+  ): Promise<ActiveRecording | undefined | null> {
     const mayGoOn = principal.breakGlass && deps.recordingPolicy.breakGlassWithoutRecording;
     const onFailure = (err: unknown) => {
       void audit({ type: 'recording.failed', ...base, error: describeError(err), session_continues: mayGoOn });
@@ -203,6 +210,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
         cols: pty?.cols ?? 80,
         rows: pty?.rows ?? 24,
         ...(pty ? { term: pty.term } : {}),
+        ...(shell ? { shell } : {}),
         onFailure,
       });
       rec.marker(`login: ${principal.user} to ${principal.target} via ${principal.via}, ticket ${principal.ticket}`);
@@ -261,7 +269,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
         return;
       }
       deps.log.info({ ...base, kind: req.kind }, 'session started');
-      recording = await startRecording(req, channel, principal, id, base);
+      recording = await startRecording(req, channel, principal, id, base, connector.shell);
       if (recording === null) return;
       const rec = recording;
       onResize = (c, r) => rec?.resize(c, r);

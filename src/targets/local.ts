@@ -33,7 +33,11 @@ function signalGroup(pid: number | undefined, sig: NodeJS.Signals): void {
 
 /** Runs the target's shell on this host: in a pty (node-pty) when the client asked for one, else with pipes. */
 export class LocalTargetConnector implements TargetConnector {
-  constructor(private readonly target: ResolvedLocalTarget) {}
+  readonly shell: string;
+
+  constructor(private readonly target: ResolvedLocalTarget) {
+    this.shell = target.command?.[0] ?? target.shell;
+  }
 
   async open(req: OpenRequest): Promise<TargetStream> {
     const t = this.target;

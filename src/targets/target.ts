@@ -53,6 +53,8 @@ export interface TargetStream {
 
 /** Opens programs on one kind of target. */
 export interface TargetConnector {
+  /** The program interactive sessions run, where known (recorded in the asciicast header). */
+  readonly shell?: string;
   open(req: OpenRequest): Promise<TargetStream>;
   /**
    * A TCP connection to `host:port` as seen from the target (`ssh -L`), where the target kind can

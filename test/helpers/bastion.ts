@@ -24,6 +24,8 @@ export interface TestBastion {
   port: number;
   /** The grants API port, when the config enables it. */
   httpPort?: number;
+  /** The embedded S3 endpoint (http://127.0.0.1:PORT). */
+  s3Endpoint?: string;
   proc: ChildProcess;
   stdout: () => string;
   stderr: () => string;
@@ -125,6 +127,7 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
   });
   const httpMatch = /"port":(\d+),[^\n]*"msg":"http api listening"/.exec(out);
   const httpPort = httpMatch ? Number(httpMatch[1]) : undefined;
+  const s3Match = /"endpoint":"(http:\/\/[^"]+)"[^\n]*"msg":"embedded s3 listening"/.exec(out);
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPublic}\n`);
 
@@ -135,6 +138,7 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
     dataDir: join(dir, 'data'),
     port,
     ...(httpPort !== undefined ? { httpPort } : {}),
+    ...(s3Match ? { s3Endpoint: s3Match[1]! } : {}),
     proc,
     stdout: () => out,
     stderr: () => err,
