@@ -52,7 +52,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   warnAboutOpenSecrets(config, log);
   const storage = await openStorage(config, log);
   const spool = new Spool(join(config.data_dir, 'spool'));
-  const uploader = new Uploader({ spool, store: storage.store, prefix: config.storage.prefix, clock, log, audit, intervalMs: 2_000 });
+  const uploader = new Uploader({ spool, store: storage.store, prefix: config.storage.prefix, clock, log, audit, intervalMs: 1_000, maxBackoffMs: config.storage.max_retry_interval });
   const recordings = new RecordingService({
     spool,
     key: config.recording_key,

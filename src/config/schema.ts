@@ -195,6 +195,8 @@ export const configSchema = z.strictObject({
       secret_access_key_file: z.string().min(1).optional(),
       sse: z.enum(['none', 'AES256', 'aws:kms']).default('none'),
       kms_key_id: z.string().min(1).optional(),
+      /** Failed uploads are retried forever, backing off up to this interval (with jitter). */
+      max_retry_interval: duration(100, 3_600_000).default(60_000),
       object_lock: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retain_days: z.number().int().min(1).max(36_500) }).optional(),
       /** Run an S3-compatible server in-process (s3rver) and use it: the demo default. */
       embedded: z

@@ -44,12 +44,12 @@ describe('keystroke recording to S3, checked with independent tools', () => {
     expect(key).toMatch(/^recordings\/\d{4}\/\d{2}\/\d{2}\/s-\d{8}T\d{6}Z-[0-9a-f]{8}\.cast\.gz$/);
 
     // Fetched with s3cmd, an S3 client that shares no code with the bastion.
-    const keys = s3keys(b.s3Endpoint!, 'bastion-recordings');
+    const keys = await s3keys(b.s3Endpoint!, 'bastion-recordings');
     expect(keys).toEqual(expect.arrayContaining([key, key.replace('.cast.gz', '.manifest.json')]));
     expect(keys.filter((k) => k.includes('/chunks/'))).toEqual([]);
     const gzPath = join(b.dir, 'rec.cast.gz');
-    s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key}`, gzPath]);
-    s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key.replace('.cast.gz', '.manifest.json')}`, join(b.dir, 'rec.manifest.json')]);
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key}`, gzPath]);
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key.replace('.cast.gz', '.manifest.json')}`, join(b.dir, 'rec.manifest.json')]);
     const cast = gunzipSync(readFileSync(gzPath));
     writeFileSync(join(b.dir, 'rec.cast'), cast);
 

@@ -17,7 +17,7 @@ export interface TestUser {
   secret: string;
 }
 
-export interface TestBastion {
+export interface TestBastion extends TestConfig {
   dir: string;
   configPath: string;
   dataDir: string;
@@ -105,7 +105,12 @@ export function writeTestConfig(opts: BastionOptions): TestConfig {
 
 /** Writes a test config, then runs the built CLI as a user would and waits until it listens. */
 export async function startTestBastion(opts: BastionOptions): Promise<TestBastion> {
-  const { dir, configPath, users, hostPublic } = writeTestConfig(opts);
+  return runTestBastion(writeTestConfig(opts));
+}
+
+/** Runs the built CLI on an existing test config (also to restart one after kill -9). */
+export async function runTestBastion(cfg: TestConfig): Promise<TestBastion> {
+  const { dir, configPath, users, hostPublic } = cfg;
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -133,8 +138,7 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
 
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   return {
-    dir,
-    configPath,
+    ...cfg,
     dataDir: join(dir, 'data'),
     port,
     ...(httpPort !== undefined ? { httpPort } : {}),

@@ -1,0 +1,123 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { CLI, runTestBastion, writeTestConfig, type TestBastion } from '../helpers/bastion.js';
+import { runSsh, startSsh } from '../helpers/ssh.js';
+import { oathtool } from '../helpers/tools.js';
+import { readAudit, waitForAudit } from '../helpers/audit.js';
+import { s3cmd, s3keys } from '../helpers/s3cmd.js';
+import { startEmbeddedS3 } from '../../src/storage/embedded-s3.js';
+import { startFlakyProxy } from '../helpers/flaky-proxy.js';
+
+const code = (b: TestBastion, u: string, offsetSteps = 0) => oathtool(b.users[u]!.secret, new Date(Date.now() + offsetSteps * 30_000));
+const verify = (b: TestBastion, file: string) => spawnSync(process.execPath, [CLI, 'recording', 'verify', file, '--config', b.configPath], { encoding: 'utf8' });
+
+describe('recordings are never lost', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('kill -9 mid-session: on restart the recording is sealed as incomplete, uploaded, and verifies', async () => {
+    const cfg = writeTestConfig({ users: ['alice'] });
+    let b = await runTestBastion(cfg);
+    cleanups.push(() => b.cleanup());
+    const ssh = startSsh(b, b.users.alice!, 'alice', ['-tt', 'echo before-the-crash; sleep 60'], { code: code(b, 'alice') });
+    await ssh.waitFor('before-the-crash');
+    // Flushed at least every second: wait for one flush, then kill without any chance to clean up.
+    await new Promise((r) => setTimeout(r, 1200));
+    b.proc.kill('SIGKILL');
+    await ssh.closed;
+    const active = readdirSync(join(b.dataDir, 'spool', 'active')).filter((f) => f.endsWith('.cast'));
+    expect(active).toHaveLength(1);
+
+    b = await runTestBastion(cfg);
+    const up = await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded', 20_000);
+    const key = String(up.object).replace('s3://bastion-recordings/', '');
+    const gz = join(b.dir, 'crash.cast.gz');
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key}`, gz]);
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key.replace('.cast.gz', '.manifest.json')}`, join(b.dir, 'crash.manifest.json')]);
+    const manifest = JSON.parse(readFileSync(join(b.dir, 'crash.manifest.json'), 'utf8'));
+    expect(manifest.incomplete).toBe(true);
+    expect(gunzipSync(readFileSync(gz)).toString()).toContain('before-the-crash');
+    const v = verify(b, gz);
+    expect(v.stdout).toContain('INCOMPLETE');
+    expect(v.status).toBe(0);
+    expect(readdirSync(join(b.dataDir, 'spool', 'active'))).toEqual([]);
+  });
+
+  it('S3 down during several sessions, then back: every recording arrives, once, intact', async () => {
+    const s3Dir = mkdtempSync(join(tmpdir(), 's3-'));
+    const s3 = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dir: s3Dir, bucket: 'bastion-recordings' });
+    const proxy = await startFlakyProxy(s3.port);
+    cleanups.push(() => rmSync(s3Dir, { recursive: true, force: true }));
+    cleanups.unshift(() => Promise.race([s3.close(), new Promise((r) => setTimeout(r, 2000))]));
+    cleanups.unshift(() => proxy.close());
+    const cfg = writeTestConfig({
+      users: ['alice', 'bob', 'carol'],
+      config: { storage: { endpoint: `http://127.0.0.1:${proxy.port}`, access_key_id: 'S3RVER', secret_access_key_file: 's3.secret', max_retry_interval: '1s' } },
+    });
+    writeFileSync(join(cfg.dir, 's3.secret'), 'S3RVER\n', { mode: 0o600 });
+    const b = await runTestBastion(cfg);
+    cleanups.push(() => b.cleanup());
+
+    await proxy.down(); // S3 goes away, open connections included
+    for (const u of ['alice', 'bob', 'carol']) {
+      const r = await runSsh(b, b.users[u]!, [`echo recorded-while-s3-down-${u}`], { code: code(b, u) });
+      expect(r.stdout).toBe(`recorded-while-s3-down-${u}\n`);
+    }
+    await waitForAudit(b.dataDir, (l) => l.type === 'recording.upload_failed', 20_000);
+    const sealed = () => readdirSync(join(b.dataDir, 'spool', 'sealed')).filter((f) => f.endsWith('.manifest.json')).length;
+    for (let i = 0; i < 100 && sealed() < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(sealed()).toBe(3); // all three wait in the spool
+    expect(readAudit(b.dataDir).filter((l) => l.type === 'recording.uploaded')).toEqual([]);
+
+    await proxy.up();
+    for (let i = 0; i < 200 && readAudit(b.dataDir).filter((l) => l.type === 'recording.uploaded').length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    const uploads = readAudit(b.dataDir).filter((l) => l.type === 'recording.uploaded');
+    expect(uploads).toHaveLength(3);
+    const keys = await s3keys(s3.endpoint, 'bastion-recordings');
+    expect(keys.filter((k) => k.endsWith('.cast.gz'))).toHaveLength(3);
+    expect(keys.filter((k) => k.endsWith('.manifest.json'))).toHaveLength(3);
+    expect(keys.filter((k) => k.includes('/chunks/'))).toEqual([]);
+    for (const key of keys.filter((k) => k.endsWith('.cast.gz'))) {
+      const file = join(b.dir, key.split('/').at(-1)!);
+      await s3cmd(s3.endpoint, ['get', '--force', `s3://bastion-recordings/${key}`, file]);
+      await s3cmd(s3.endpoint, ['get', '--force', `s3://bastion-recordings/${key.replace('.cast.gz', '.manifest.json')}`, file.replace('.cast.gz', '.manifest.json')]);
+      expect(verify(b, file).status).toBe(0);
+      expect(gunzipSync(readFileSync(file)).toString()).toMatch(/recorded-while-s3-down-(alice|bob|carol)/);
+    }
+    expect(readdirSync(join(b.dataDir, 'spool', 'sealed'))).toEqual([]);
+  });
+
+  it('refuses a session that cannot be recorded; a break-glass one goes on only where the config allows it', async () => {
+    const cfg = writeTestConfig({
+      users: ['alice', 'bob'],
+      targets: { prod: { type: 'local', shell: '/bin/sh' } },
+      roles: { oncall: { standing: ['shell'], break_glass: ['prod'] } },
+      config: { recording: { signing_key: 'keys/recording.pem', break_glass_without_recording: true } },
+    });
+    const b = await runTestBastion(cfg);
+    cleanups.push(() => b.cleanup());
+    // The spool stops being writable (as root, permissions would not stop us: replace it by a file).
+    rmSync(join(b.dataDir, 'spool', 'active'), { recursive: true });
+    writeFileSync(join(b.dataDir, 'spool', 'active'), 'not a directory');
+    const normal = await runSsh(b, b.users.alice!, ['echo should-not-run'], { code: code(b, 'alice') });
+    expect(normal.code).toBe(1);
+    expect(normal.stdout).toBe('');
+    expect(normal.stderr).toContain('this session cannot be recorded');
+    const bg = await runSsh(b, b.users.bob!, ['echo emergency-work'], { code: code(b, 'bob') }, { login: 'bob:prod' });
+    expect(bg.stdout).toBe('emergency-work\n');
+    expect(bg.stderr).toContain('cannot be recorded; security has been told');
+    const failures = readAudit(b.dataDir).filter((l) => l.type === 'recording.failed');
+    expect(failures.map((l) => [l.user, l.session_continues])).toEqual([
+      ['alice', false],
+      ['bob', true],
+    ]);
+    rmSync(join(b.dataDir, 'spool', 'active'));
+    mkdirSync(join(b.dataDir, 'spool', 'active'));
+  });
+});
