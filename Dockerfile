@@ -3,6 +3,8 @@
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci also builds the small termios addon (src/native/termios), so its sources come first.
+COPY src/native ./src/native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
@@ -11,7 +13,7 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: no compiler, a non-root user, only what runs.
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bash tini \
+ && apt-get install -y --no-install-recommends bash tini openssh-sftp-server \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 bastion \
  && useradd --system --uid 10001 --gid bastion --create-home --home-dir /home/bastion --shell /bin/bash bastion \
@@ -20,11 +22,12 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/src/native/termios/build/Release/termios.node ./src/native/termios/build/Release/termios.node
 COPY package.json config.example.yaml ./
 COPY keys.example ./keys.example
 ENV NODE_ENV=production
 USER bastion
-EXPOSE 2222
+EXPOSE 2222 8022
 # Healthy when the SSH port answers with an SSH banner (a banner-only connection is not audited).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const s=require('net').connect(process.env.BASTION_HEALTH_PORT||2222,'127.0.0.1');s.setTimeout(4000,()=>process.exit(1));s.on('error',()=>process.exit(1));s.once('data',d=>{s.destroy();process.exit(String(d).startsWith('SSH-2.0-')?0:1)})"]

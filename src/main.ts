@@ -19,13 +19,12 @@ import { RecordingService } from './recording/service.js';
 import { openStorage } from './storage/open.js';
 import { LimitEnforcer } from './session/enforcer.js';
 import { createApiServer, listenApi } from './http/api.js';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createMetrics } from './http/metrics.js';
 import { VERSION } from './version.js';
 
 export interface RunningBastion {
   readonly ssh: { host: string; port: number };
-  readonly http?: { host: string; port: number };
+  readonly http: { host: string; port: number };
   readonly registry: SessionRegistry;
   readonly enforcer: LimitEnforcer;
   readonly uploader: Uploader;
@@ -69,12 +68,10 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
   const server = new SshServer({ config, clock, audit, log, totp, lockouts, grants, registry, connectors, recordings });
   const address = await server.listen(config.listen.host, config.listen.port);
-  let api: { server: Server; address: AddressInfo } | undefined;
-  if (config.grant_tokens.length > 0) {
-    const apiServer = createApiServer({ config, grants, clock, log, audit, onGrantsChanged: () => enforcer.checkNow() });
-    api = { server: apiServer, address: await listenApi(apiServer, config.http.host, config.http.port) };
-    log.info({ host: api.address.address, port: api.address.port }, 'http api listening');
-  }
+  const metrics = createMetrics({ registry, uploader, clock });
+  const apiServer = createApiServer({ config, grants, clock, log, audit, metrics, onGrantsChanged: () => enforcer.checkNow() });
+  const api = { server: apiServer, address: await listenApi(apiServer, config.http.host, config.http.port) };
+  log.info({ host: api.address.address, port: api.address.port, grants_api: config.grant_tokens.length > 0 }, 'http api listening');
   enforcer.start();
   await audit.record({ type: 'bastion.start', version: VERSION, listen: `${address.address}:${address.port}`, pid: process.pid });
   log.info({ host: address.address, port: address.port, version: VERSION }, 'ssh listening');
@@ -84,7 +81,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     (stopping ??= (async () => {
       log.info({ reason, sessions: registry.size, grace_ms: config.shutdown_grace }, 'draining');
       server.stopAccepting();
-      api?.server.close();
+      api.server.close();
       const empty = await registry.waitEmpty(config.shutdown_grace);
       if (!empty) {
         log.warn({ sessions: registry.size }, 'grace period over; ending remaining sessions');
@@ -105,7 +102,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
 
   return {
     ssh: { host: address.address, port: address.port },
-    ...(api ? { http: { host: api.address.address, port: api.address.port } } : {}),
+    http: { host: api.address.address, port: api.address.port },
     registry,
     enforcer,
     uploader,

@@ -211,7 +211,7 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
-  /** HTTP API (grants from a paging system). Off unless a token file is configured. */
+  /** HTTP service: /metrics, and the grants API (off unless a token file is configured). */
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),

@@ -8,6 +8,7 @@ import type { AuditSink } from '../audit/audit-log.js';
 import { buildGrant, type GrantRequest, type GrantStore } from '../policy/grants.js';
 import type { Secret } from '../secret.js';
 import { describeError } from '../errors.js';
+import type { Registry } from 'prom-client';
 
 const MAX_BODY = 16 * 1024;
 
@@ -19,6 +20,8 @@ export interface ApiDeps {
   readonly audit: AuditSink;
   /** Called after a grant changed, so live sessions feel it at once. */
   readonly onGrantsChanged: () => Promise<void>;
+  /** Prometheus metrics, served at GET /metrics. */
+  readonly metrics: Registry;
 }
 
 /** True when `header` is "Bearer T" for one of `tokens`; compared in constant time. */
@@ -32,8 +35,9 @@ export function bearerMatches(header: string | undefined, tokens: readonly Secre
 }
 
 /**
- * The grants API a paging system calls when an engineer is paged:
- * POST /api/grants, GET /api/grants, DELETE /api/grants/ID, all with a bearer token.
+ * The bastion's HTTP service: GET /metrics (Prometheus), and the grants API a paging system calls
+ * when an engineer is paged: POST /api/grants, GET /api/grants, DELETE /api/grants/ID, all with a
+ * bearer token (off unless tokens are configured).
  */
 export function createApiServer(deps: ApiDeps): Server {
   return createServer((req, res) => {
@@ -47,7 +51,13 @@ export function createApiServer(deps: ApiDeps): Server {
 async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://bastion');
   const ip = req.socket.remoteAddress ?? 'unknown';
+  if (url.pathname === '/metrics' && req.method === 'GET') {
+    res.writeHead(200, { 'Content-Type': deps.metrics.contentType });
+    res.end(await deps.metrics.metrics());
+    return;
+  }
   if (!url.pathname.startsWith('/api/grants')) return send(res, 404, { error: 'not found' });
+  if (deps.config.grant_tokens.length === 0) return send(res, 404, { error: 'the grants API is off: set http.grant_token_file in the config' });
   if (!bearerMatches(req.headers.authorization, deps.config.grant_tokens)) {
     await deps.audit.record({ type: 'api.refused', ip, method: req.method, path: url.pathname.slice(0, 100), reason: req.headers.authorization ? 'wrong token' : 'no token' });
     res.setHeader('WWW-Authenticate', 'Bearer');

@@ -88,7 +88,10 @@ export class Uploader {
 
   private async pass(): Promise<void> {
     const { spool, clock } = this.deps;
-    if (clock.now() < this.nextTryAt) return;
+    if (clock.now() < this.nextTryAt) {
+      this.health.pending = this.countPending(); // still backing off, but the lag keeps growing
+      return;
+    }
     try {
       for (const id of spool.activeIds()) await this.uploadChunks(id);
       for (const id of spool.sealedIds()) await this.uploadSealed(id);

@@ -74,6 +74,11 @@ describe('recordings are never lost', () => {
     for (let i = 0; i < 100 && sealed() < 3; i++) await new Promise((r) => setTimeout(r, 50));
     expect(sealed()).toBe(3); // all three wait in the spool
     expect(readAudit(b.dataDir).filter((l) => l.type === 'recording.uploaded')).toEqual([]);
+    // Upload lag and failures are visible to monitoring while it lasts.
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text())?.[1]);
+    expect(await metric('bastion_recordings_pending')).toBe(3);
+    expect(await metric('bastion_upload_failing_seconds')).toBeGreaterThan(0);
+    expect(await metric('bastion_upload_failures')).toBeGreaterThan(0);
 
     await proxy.up();
     for (let i = 0; i < 200 && readAudit(b.dataDir).filter((l) => l.type === 'recording.uploaded').length < 3; i++) await new Promise((r) => setTimeout(r, 100));
@@ -91,6 +96,31 @@ describe('recordings are never lost', () => {
       expect(gunzipSync(readFileSync(file)).toString()).toMatch(/recorded-while-s3-down-(alice|bob|carol)/);
     }
     expect(readdirSync(join(b.dataDir, 'spool', 'sealed'))).toEqual([]);
+    expect(await metric('bastion_recordings_pending')).toBe(0);
+    expect(await metric('bastion_upload_failing_seconds')).toBe(0);
+  });
+
+  it('uploads chunks while a session runs, and removes them once the final recording is in place', async () => {
+    const cfg = writeTestConfig({ users: ['alice'], config: { recording: { signing_key: 'keys/recording.pem', chunk_interval: '1s' } } });
+    const b = await runTestBastion(cfg);
+    cleanups.push(() => b.cleanup());
+    const ssh = startSsh(b, b.users.alice!, 'alice', ['for i in 1 2 3 4 5 6 7 8 9 10; do echo tick-$i; sleep 0.3; done; sleep 30'], { code: code(b, 'alice') });
+    await ssh.waitFor('tick-10');
+    let chunks: string[] = [];
+    for (let i = 0; i < 60 && chunks.length === 0; i++) {
+      chunks = (await s3keys(b.s3Endpoint!, 'bastion-recordings')).filter((k) => k.includes('/chunks/'));
+      if (chunks.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(chunks.length).toBeGreaterThan(0); // in S3 while the session is still open
+    const first = join(b.dir, 'chunk0');
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${chunks[0]}`, first]);
+    expect(readFileSync(first, 'utf8')).toMatch(/^\{"version":2/);
+    ssh.kill();
+    await ssh.closed;
+    await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded', 20_000);
+    const after = await s3keys(b.s3Endpoint!, 'bastion-recordings');
+    expect(after.filter((k) => k.includes('/chunks/'))).toEqual([]);
+    expect(after.filter((k) => k.endsWith('.cast.gz'))).toHaveLength(1);
   });
 
   it('refuses a session that cannot be recorded; a break-glass one goes on only where the config allows it', async () => {

@@ -65,7 +65,7 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     };
     p.write('stty size; echo "tty=$(tty)"\r');
     expect(await waitFor(/25 90/)).toBe(true);
-    expect(screen).toMatch(/tty=\/dev\/pts\//);
+    expect(await waitFor(/tty=\/dev\/pts\//)).toBe(true);
     p.resize(132, 43);
     let resized = false;
     for (let i = 0; i < 20 && !resized; i++) {

@@ -84,7 +84,7 @@ export function writeTestConfig(opts: BastionOptions): TestConfig {
   writeFileSync(join(keysDir, 'recording.pub.pem'), recordingKey.publicKey.export({ type: 'spki', format: 'pem' }));
   const config = {
     listen: { host: '127.0.0.1', port: 0 },
-    ...(opts.grantToken ? { http: { host: '127.0.0.1', port: 0, grant_token_file: 'keys/grant.token' } } : {}),
+    http: { host: '127.0.0.1', port: 0, ...(opts.grantToken ? { grant_token_file: 'keys/grant.token' } : {}) },
     host_keys: ['keys/host_key'],
     data_dir: './data',
     log_level: 'info',
