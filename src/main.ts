@@ -34,8 +34,16 @@ export interface RunningBastion {
   stop(reason: string): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Benchmarks only (bench/recording.mjs): sessions run without a recorder, to measure what
+   * recording costs. Not reachable from the config or the CLI: a real bastion always records.
+   */
+  readonly benchmarkWithoutRecording?: boolean;
+}
+
 /** The composition root: the one place that knows every adapter. */
-export async function startBastion(config: Config, log: Logger, clock: Clock = systemClock): Promise<RunningBastion> {
+export async function startBastion(config: Config, log: Logger, clock: Clock = systemClock, options: StartOptions = {}): Promise<RunningBastion> {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const audit = await AuditLog.open(join(config.data_dir, 'audit', 'audit.jsonl'), clock);
   const lockouts = new Lockouts(new FileKvStore<LockoutRecord>(join(config.data_dir, 'state', 'lockouts.json')), config.auth.lockout);
@@ -66,7 +74,18 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   uploader.start();
 
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
-  const server = new SshServer({ config, clock, audit, log, totp, lockouts, grants, registry, connectors, recordings });
+  const server = new SshServer({
+    config,
+    clock,
+    audit,
+    log,
+    totp,
+    lockouts,
+    grants,
+    registry,
+    connectors,
+    recordings: options.benchmarkWithoutRecording ? unrecorded : recordings,
+  });
   const address = await server.listen(config.listen.host, config.listen.port);
   const metrics = createMetrics({ registry, uploader, clock });
   const apiServer = createApiServer({ config, grants, clock, log, audit, metrics, onGrantsChanged: () => enforcer.checkNow() });
@@ -122,3 +141,8 @@ function warnAboutOpenSecrets(config: Config, log: Logger): void {
     }
   }
 }
+
+/** Benchmarks only: a recording service that records nothing (see StartOptions). */
+const unrecorded = {
+  start: async () => ({ output() {}, input() {}, resize() {}, marker() {}, finish: async () => undefined }),
+} as unknown as RecordingService;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { createHash, type KeyObject } from 'node:crypto';
+import { webcrypto, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -82,7 +82,6 @@ export class RecordingService {
           await this.sealRecovered(id);
           return;
         }
-        const bytes = await readFile(paths.cast);
         const chain = done.chunks.at(-1)?.chain;
         await spool.seal(
           id,
@@ -94,7 +93,7 @@ export class RecordingService {
               ended_at: new Date(clock.now()).toISOString(),
               incomplete: false,
               end_reason: endReason,
-              recording: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+              recording: { bytes: done.bytes, sha256: await fileSha256(paths.cast) },
               chunks: done.chunks,
               chain: chain ?? '',
               metadata: header.bastion,
@@ -128,4 +127,10 @@ export class RecordingService {
     this.deps.log.warn({ session_id: id, bytes: unsigned.recording.bytes }, 'sealed an incomplete recording');
     return true;
   }
+}
+
+/** SHA-256 of a file, hashed by WebCrypto in the thread pool: live sessions keep the event loop. */
+async function fileSha256(path: string): Promise<string> {
+  const data = await readFile(path);
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }

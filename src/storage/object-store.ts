@@ -3,6 +3,8 @@ export interface PutOptions {
   readonly contentType: string;
   /** Hex SHA-256 of the body, stored as metadata and checked after the upload. */
   readonly sha256: string;
+  /** Have the store check the body in transit (Content-MD5): for final objects; chunks are temporary. */
+  readonly verifyInTransit?: boolean;
 }
 
 export interface ObjectInfo {

@@ -49,7 +49,7 @@ export class S3ObjectStore implements ObjectStore {
       Body: body,
       ContentType: opts.contentType,
       ContentLength: body.length,
-      ContentMD5: createHash('md5').update(body).digest('base64'),
+      ...(opts.verifyInTransit ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
       Metadata: { sha256: opts.sha256 },
       ...(s.sse ? { ServerSideEncryption: s.sse.mode, ...(s.sse.kmsKeyId ? { SSEKMSKeyId: s.sse.kmsKeyId } : {}) } : {}),
       ...(s.objectLock

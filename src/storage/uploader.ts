@@ -1,4 +1,5 @@
-import { gzipSync } from 'node:zlib';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
@@ -8,6 +9,7 @@ import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import { putConfirmed, type ObjectStore } from './object-store.js';
 
+const gzipAsync = promisify(gzip);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** PREFIX/YYYY/MM/DD/SESSION, the date taken from the session id (s-20261123T095100Z-…). */
@@ -141,9 +143,9 @@ export class Uploader {
     const base = objectBase(prefix, id);
     const cast = await readFile(paths.cast);
     const manifest = await readFile(paths.manifest);
-    const gz = gzipSync(cast);
-    await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: sha256(gz) });
-    await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest) });
+    const gz = await gzipAsync(cast); // in the thread pool: live sessions keep the event loop
+    await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: sha256(gz), verifyInTransit: true });
+    await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest), verifyInTransit: true });
     for await (const key of store.list(`${base}/chunks/`)) await store.delete(key);
     await spool.remove(id);
     this.health.uploaded += 1;

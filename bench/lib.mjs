@@ -1,0 +1,85 @@
+// Shared set-up for benchmarks: a bastion config in a temp dir with N users, and the real ssh client.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { generateSecret, generate } from 'otplib';
+import { stringify } from 'yaml';
+import { generateEd25519 } from '../dist/src/auth/keygen.js';
+
+export function writeBenchConfig(nUsers, extra = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'bastion-bench-'));
+  mkdirSync(join(dir, 'keys'));
+  const host = generateEd25519('bench host');
+  writeFileSync(join(dir, 'keys/host'), host.private, { mode: 0o600 });
+  const rec = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'keys/rec.pem'), rec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const users = {};
+  const cfgUsers = {};
+  for (let i = 0; i < nUsers; i++) {
+    const name = `u${i}`;
+    const pair = generateEd25519(name);
+    writeFileSync(join(dir, `keys/${name}`), pair.private, { mode: 0o600 });
+    writeFileSync(join(dir, `keys/${name}.pub`), pair.public + '\n');
+    const secret = generateSecret({ length: 20 });
+    writeFileSync(join(dir, `keys/${name}.totp`), secret + '\n', { mode: 0o600 });
+    users[name] = { name, key: join(dir, `keys/${name}`), secret, steps: 0 };
+    cfgUsers[name] = { keys: [`keys/${name}.pub`], totp_secret_file: `keys/${name}.totp`, roles: ['oncall'], default_target: 'shell' };
+  }
+  const config = {
+    listen: { host: '127.0.0.1', port: 0 },
+    host_keys: ['keys/host'],
+    data_dir: './data',
+    log_level: 'warn',
+    recording: { signing_key: 'keys/rec.pem' },
+    storage: { embedded: { port: 0 } },
+    http: { port: 0 },
+    auth: { rate_limit: { connections_per_minute: 100000, max_pending_per_ip: 10000 }, lockout: { max_failures: 100 } },
+    session: { max_sessions_per_user: 1000 },
+    targets: { shell: { type: 'local', shell: '/bin/bash', allow_bastion_user: true } },
+    roles: { oncall: { standing: ['shell'] } },
+    users: cfgUsers,
+    ...extra,
+  };
+  writeFileSync(join(dir, 'bastion.yaml'), stringify(config));
+  return { dir, configPath: join(dir, 'bastion.yaml'), users, hostPublic: host.public };
+}
+
+/** A fresh code for a user: each login takes the next 30 s step (replay-proof codes allow ±1). */
+export async function nextCode(user) {
+  const step = Math.floor(Date.now() / 30_000) - 1 + user.steps;
+  if (user.steps > 2) throw new Error(`user ${user.name} has used its three codes for this window`);
+  user.steps += 1;
+  return generate({ secret: user.secret, epoch: step * 30 });
+}
+
+export function askpass(dir, code) {
+  const script = join(dir, `askpass-${code}.sh`);
+  writeFileSync(
+    script,
+    `#!/bin/sh\ncase "$1" in *ode*) echo ${code};; *icket*) echo INC-1;; *eason*) echo "benchmark run measuring recording cost";; *) echo;; esac\n`,
+    { mode: 0o700 },
+  );
+  return { SSH_ASKPASS: script, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+}
+
+export function sshArgs(cfg, port, user, knownHosts) {
+  return ['-F', '/dev/null', '-p', String(port), '-i', user.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', `${user.name}@127.0.0.1`];
+}
+
+/** Runs ssh and counts stdout bytes; resolves { ms, bytes, code }. */
+export function timedSsh(args, env) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('ssh', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let bytes = 0;
+    child.stdout.on('data', (d) => (bytes += d.length));
+    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes, code }));
+  });
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
