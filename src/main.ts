@@ -113,6 +113,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       const uploaded = await uploader.drain(5_000);
       if (!uploaded) log.warn({ pending: uploader.getHealth().pending }, 'recordings left in the spool; they are uploaded at the next start');
       uploader.stop();
+      await recordings.stop();
       await storage.close();
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
       await audit.close();

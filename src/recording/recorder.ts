@@ -82,8 +82,9 @@ export class Recorder {
     return this.failed;
   }
 
-  private t(): number {
-    return Math.max(0, (this.o.clock.now() - this.startMs) / 1000);
+  /** Seconds since the start; `atMs` is when the event happened, where the caller knows it (batched events). */
+  private t(atMs?: number): number {
+    return Math.max(0, ((atMs ?? this.o.clock.now()) - this.startMs) / 1000);
   }
 
   private push(line: string): void {
@@ -93,27 +94,32 @@ export class Recorder {
     if (this.pendingBytes > MAX_PENDING) this.fail(new Error('the recording falls behind the session (spool too slow)'));
   }
 
-  output(chunk: Buffer): void {
+  output(chunk: Buffer, atMs?: number): void {
     const text = this.out.write(chunk);
-    if (text) this.push(encodeEvent(this.t(), 'o', text));
+    if (text) this.push(encodeEvent(this.t(atMs), 'o', text));
   }
 
   /** Keystrokes as typed; when `redacted`, only the fact that something was typed is kept. */
-  input(chunk: Buffer, redacted: boolean): void {
+  input(chunk: Buffer, redacted: boolean, atMs?: number): void {
     if (redacted) {
-      this.push(encodeEvent(this.t(), 'm', `[redacted input: ${chunk.length} byte${chunk.length === 1 ? '' : 's'} typed with echo off]`));
+      this.redacted(chunk.length, atMs);
       return;
     }
     const text = this.inp.write(chunk);
-    if (text) this.push(encodeEvent(this.t(), 'i', text));
+    if (text) this.push(encodeEvent(this.t(atMs), 'i', text));
   }
 
-  resize(cols: number, rows: number): void {
-    this.push(encodeEvent(this.t(), 'r', `${cols}x${rows}`));
+  /** Input typed at a hidden prompt: only that it happened, and how much, is kept. */
+  redacted(bytes: number, atMs?: number): void {
+    this.push(encodeEvent(this.t(atMs), 'm', `[redacted input: ${bytes} byte${bytes === 1 ? '' : 's'} typed with echo off]`));
   }
 
-  marker(label: string): void {
-    this.push(encodeEvent(this.t(), 'm', label));
+  resize(cols: number, rows: number, atMs?: number): void {
+    this.push(encodeEvent(this.t(atMs), 'r', `${cols}x${rows}`));
+  }
+
+  marker(label: string, atMs?: number): void {
+    this.push(encodeEvent(this.t(atMs), 'm', label));
   }
 
   /** Writes what is pending and fsyncs; closes a chunk when it is old or big enough. */

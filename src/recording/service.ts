@@ -8,7 +8,7 @@ import type { Spool } from '../storage/spool.js';
 import { describeError } from '../errors.js';
 import type { Header, SessionMetadata } from './asciicast.js';
 import { signManifest } from './manifest.js';
-import { Recorder } from './recorder.js';
+import { RecorderThread, RemoteRecorder } from './recorder-client.js';
 
 export interface RecordingSettings {
   readonly flushMs: number;
@@ -40,6 +40,14 @@ export interface ActiveRecording {
  * that a crash left behind. Wakes the uploader whenever there is something to upload.
  */
 export class RecordingService {
+  /** Encoding, hashing and writing happen on their own thread, away from the sessions' byte pumps. */
+  private readonly thread = new RecorderThread();
+
+  /** Ends the recording thread (after the last session has finished). */
+  stop(): Promise<void> {
+    return this.thread.stop();
+  }
+
   constructor(
     private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; onWork: () => void },
   ) {}
@@ -58,11 +66,10 @@ export class RecordingService {
       bastion: { ...s.meta, bastion_host: hostname(), bastion_version: VERSION },
     };
     const startedAt = clock.now();
-    const recorder = await Recorder.create({
+    const recorder = await RemoteRecorder.create(this.thread, clock, {
       castPath: paths.cast,
       chunksPath: paths.chunks,
       header,
-      clock,
       flushMs: settings.flushMs,
       chunkMs: settings.chunkMs,
       chunkBytes: settings.chunkBytes,

@@ -1,0 +1,177 @@
+import { Worker } from 'node:worker_threads';
+import type { Clock } from '../clock.js';
+import type { Header } from './asciicast.js';
+import type { ChunkRecord } from './chain.js';
+import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
+
+/** How often batched events go to the recording thread; the recorder's own fsync interval is shortened by as much. */
+export const BATCH_MS = 25;
+const BATCH_BYTES = 256 * 1024;
+
+type Closed = { chunks: ChunkRecord[]; bytes: number; failed?: unknown };
+
+interface Handlers {
+  created(err?: string): void;
+  chunk(c: ChunkRecord): void;
+  failed(err: string): void;
+  closed(r: Closed): void;
+}
+
+/** The recording thread, shared by every session of this bastion. */
+export class RecorderThread {
+  private readonly worker: Worker;
+  private readonly handlers = new Map<string, Handlers>();
+
+  constructor() {
+    // Built output runs the compiled worker; tests that import the sources use the built one too.
+    const url = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/recording/recorder-worker.js', import.meta.url) : new URL('./recorder-worker.js', import.meta.url);
+    this.worker = new Worker(url);
+    this.worker.unref();
+    this.worker.on('message', (m: FromWorker) => {
+      const h = this.handlers.get(m.id);
+      if (!h) return;
+      switch (m.op) {
+        case 'created':
+          return h.created();
+        case 'createFailed':
+          this.handlers.delete(m.id);
+          return h.created(m.error);
+        case 'chunk':
+          return h.chunk(m.chunk);
+        case 'failed':
+          return h.failed(m.error);
+        case 'closed':
+          this.handlers.delete(m.id);
+          return h.closed({ chunks: m.chunks, bytes: m.bytes, ...(m.failed ? { failed: new Error(m.failed) } : {}) });
+      }
+    });
+    // If the thread itself dies, every recording has failed: sessions are told, never left unrecorded.
+    const fail = (err: unknown) => {
+      for (const [id, h] of this.handlers) {
+        h.failed(`the recording thread stopped: ${(err as Error)?.message ?? String(err)}`);
+        h.closed({ chunks: [], bytes: 0, failed: err });
+        this.handlers.delete(id);
+      }
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+  }
+
+  send(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.worker.postMessage(m, transfer);
+  }
+
+  register(id: string, h: Handlers): void {
+    this.handlers.set(id, h);
+  }
+
+  async stop(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * A session's recorder as the session thread sees it: events are only collected here (no
+ * encoding, no hashing) and handed to the recording thread in batches every few milliseconds.
+ */
+export class RemoteRecorder {
+  private parts: Buffer[] = [];
+  private meta: number[] = [];
+  private bytes = 0;
+  private timer?: NodeJS.Timeout;
+  private failure?: unknown;
+  private closing?: Promise<Closed>;
+
+  private constructor(
+    private readonly thread: RecorderThread,
+    private readonly id: string,
+    private readonly clock: Clock,
+  ) {}
+
+  static create(
+    thread: RecorderThread,
+    clock: Clock,
+    o: { castPath: string; chunksPath: string; header: Header; flushMs: number; chunkMs: number; chunkBytes: number; onChunk?: (c: ChunkRecord) => void; onFailure?: (err: unknown) => void },
+  ): Promise<RemoteRecorder> {
+    const id = o.header.bastion.session_id;
+    const r = new RemoteRecorder(thread, id, clock);
+    return new Promise((resolve, reject) => {
+      let closedResolve: ((c: Closed) => void) | undefined;
+      r.closedWaiter = (fn) => (closedResolve = fn);
+      thread.register(id, {
+        created: (err) => (err ? reject(new Error(err)) : resolve(r)),
+        chunk: (c) => o.onChunk?.(c),
+        failed: (err) => {
+          r.failure ??= new Error(err);
+          o.onFailure?.(r.failure);
+        },
+        closed: (c) => closedResolve?.(c),
+      });
+      const { onChunk: _c, onFailure: _f, ...rest } = o;
+      thread.send({ op: 'create', id, ...rest, flushMs: Math.max(25, o.flushMs - BATCH_MS) });
+    });
+  }
+
+  private closedWaiter?: (fn: (c: Closed) => void) => void;
+
+  private add(kind: number, data: Buffer | undefined, length: number): void {
+    if (this.closing) return;
+    this.meta.push(this.clock.now(), kind, length);
+    if (data) {
+      this.parts.push(data);
+      this.bytes += data.length;
+    }
+    if (this.bytes >= BATCH_BYTES) this.send();
+    else this.timer ??= setTimeout(() => this.send(), BATCH_MS);
+  }
+
+  private send(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.meta.length === 0) return;
+    // A fresh, unshared buffer, so it can be handed over instead of copied.
+    const data = new Uint8Array(new ArrayBuffer(this.bytes));
+    let off = 0;
+    for (const p of this.parts) {
+      data.set(p, off);
+      off += p.length;
+    }
+    const meta = Float64Array.from(this.meta);
+    this.parts = [];
+    this.meta = [];
+    this.bytes = 0;
+    this.thread.send({ op: 'events', id: this.id, meta, data }, [data.buffer, meta.buffer]);
+  }
+
+  output(chunk: Buffer): void {
+    this.add(EV.o, chunk, chunk.length);
+  }
+  input(chunk: Buffer, hidden: boolean): void {
+    if (hidden) this.add(EV.h, undefined, chunk.length);
+    else this.add(EV.i, chunk, chunk.length);
+  }
+  resize(cols: number, rows: number): void {
+    const b = Buffer.from(`${cols}x${rows}`);
+    this.add(EV.r, b, b.length);
+  }
+  marker(label: string): void {
+    const b = Buffer.from(label);
+    this.add(EV.m, b, b.length);
+  }
+
+  get failed(): unknown {
+    return this.failure;
+  }
+
+  close(finalMarker: string): Promise<Closed> {
+    if (!this.closing) {
+      this.send();
+      this.closing = new Promise<Closed>((resolve) => {
+        this.closedWaiter?.(resolve);
+        this.thread.send({ op: 'close', id: this.id, marker: finalMarker });
+      });
+    }
+    return this.closing;
+  }
+}
