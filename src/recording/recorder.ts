@@ -24,6 +24,7 @@ export interface RecorderOptions {
 }
 
 const MAX_PENDING = 64 * 1024 * 1024;
+const WRITE_BYTES = 256 * 1024;
 
 /**
  * Writes one session as asciicast v2 to the spool: events are encoded as they come (UTF-8 decoded
@@ -40,6 +41,9 @@ export class Recorder {
   private timer?: NodeJS.Timeout;
   private failed?: unknown;
   private closed = false;
+  private writeQueued = false;
+  /** Written since the last fsync (chunks are only closed over synced bytes). */
+  private unsynced = false;
   private readonly startMs: number;
   // Chunk bookkeeping (bytes written to disk).
   private offset = 0;
@@ -92,6 +96,15 @@ export class Recorder {
     this.pending.push(line + '\n');
     this.pendingBytes += line.length + 1;
     if (this.pendingBytes > MAX_PENDING) this.fail(new Error('the recording falls behind the session (spool too slow)'));
+    // Bulk output is written in modest pieces as it comes (no giant strings to build and page in);
+    // the fsync stays on the timer.
+    if (this.pendingBytes >= WRITE_BYTES && !this.writeQueued) {
+      this.writeQueued = true;
+      this.writing = this.writing.then(() => {
+        this.writeQueued = false;
+        return this.writeOut(false);
+      });
+    }
   }
 
   output(chunk: Buffer, atMs?: number): void {
@@ -124,13 +137,22 @@ export class Recorder {
 
   /** Writes what is pending and fsyncs; closes a chunk when it is old or big enough. */
   flush(): Promise<void> {
-    this.writing = this.writing.then(() => this.writeOut());
+    this.writing = this.writing.then(() => this.writeOut(true));
     return this.writing;
   }
 
-  private async writeOut(): Promise<void> {
+  private async writeOut(sync: boolean): Promise<void> {
     if (this.failed) return;
     if (this.pending.length === 0) {
+      if (sync && this.unsynced) {
+        try {
+          await this.fh.datasync();
+          this.unsynced = false;
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+      }
       // Quiet now, but data written a while ago still has to leave the machine.
       if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs) await this.closeChunk();
       return;
@@ -141,7 +163,8 @@ export class Recorder {
     const bytes = Buffer.from(text, 'utf8');
     try {
       await this.fh.write(bytes);
-      await this.fh.datasync();
+      if (sync) await this.fh.datasync();
+      this.unsynced = !sync;
     } catch (err) {
       this.fail(err);
       return;
@@ -150,7 +173,7 @@ export class Recorder {
     this.chunkHash.update(bytes);
     this.offset += bytes.length;
     const age = this.o.clock.now() - this.chunkStartedAt;
-    if (age >= this.o.chunkMs || this.offset - this.chunkStart >= this.o.chunkBytes) await this.closeChunk();
+    if (sync && (age >= this.o.chunkMs || this.offset - this.chunkStart >= this.o.chunkBytes)) await this.closeChunk();
   }
 
   private async closeChunk(): Promise<void> {
