@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { Recorder } from '../../src/recording/recorder.js';
+import { ManualClock } from '../../src/clock.js';
+import { parseLine, type Header } from '../../src/recording/asciicast.js';
+import { signManifest, verifyRecording } from '../../src/recording/manifest.js';
+import { Spool } from '../../src/storage/spool.js';
+import { PromptSecretDetector } from '../../src/recording/secret-input.js';
+
+const header = (id: string): Header => ({
+  version: 2,
+  width: 80,
+  height: 24,
+  timestamp: 1_795_000_000,
+  title: 't',
+  env: { TERM: 'xterm' },
+  bastion: { session_id: id, user: 'alice', target: 'shell', source_ip: '127.0.0.1', ticket: 'INC-1', reason: 'r', break_glass: false, via: 'standing', mfa: 'totp', kind: 'shell', bastion_host: 'h', bastion_version: '0' },
+});
+
+async function record(fn: (r: Recorder, clock: ManualClock) => void | Promise<void>, opts: { chunkBytes?: number } = {}) {
+  const spool = new Spool(mkdtempSync(join(tmpdir(), 'rec-')));
+  const clock = new ManualClock(1_795_000_000_000);
+  const id = 's-20261123T000000Z-00000001';
+  const p = spool.activePaths(id);
+  const r = await Recorder.create({ castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 60_000, chunkMs: 60_000, chunkBytes: opts.chunkBytes ?? 1 << 20 });
+  await fn(r, clock);
+  const done = await r.close('session ended: test');
+  return { spool, id, done, text: readFileSync(p.cast, 'utf8') };
+}
+
+describe('Recorder', () => {
+  it('writes asciicast v2 with times, keeps characters split across reads whole, redacts hidden input', async () => {
+    const euro = Buffer.from('price: 5€\r\n');
+    const { text } = await record((r, clock) => {
+      r.resize(120, 40);
+      clock.advance(1500);
+      r.output(euro.subarray(0, 10)); // cuts the € in the middle
+      r.output(euro.subarray(10));
+      r.input(Buffer.from('ls\r'), false);
+      r.input(Buffer.from('hunter2\r'), true);
+    });
+    const lines = text.trim().split('\n');
+    expect(parseLine(lines[0]!, true).kind).toBe('header');
+    const events = lines.slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+    expect(events.map((e) => e[1])).toEqual(['r', 'o', 'o', 'i', 'm', 'm']);
+    expect(events[0]).toEqual([0, 'r', '120x40']);
+    expect(events[1]).toEqual([1.5, 'o', 'price: 5']); // the € waits for its last byte
+    expect(events[2]).toEqual([1.5, 'o', '€\r\n']);
+    expect(text).not.toContain('\ufffd');
+    expect(events[4]![2]).toBe('[redacted input: 8 bytes typed with echo off]');
+    expect(text).not.toContain('hunter2');
+    expect(events[5]![2]).toBe('session ended: test');
+  });
+
+  it('chains chunks; a signed manifest verifies and names the chunk a changed byte is in', async () => {
+    const { done, text } = await record(async (r) => {
+      for (let i = 0; i < 200; i++) {
+        r.output(Buffer.from(`line ${i} ${'x'.repeat(2000)}\r\n`));
+        if (i % 40 === 39) await r.flush(); // what the 1 s timer does
+      }
+    }, { chunkBytes: 64 * 1024 });
+    expect(done.chunks.length).toBeGreaterThan(1);
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const bytes = Buffer.from(text);
+    const { createHash } = await import('node:crypto');
+    const m = signManifest(
+      { version: 1, session_id: 's-20261123T000000Z-00000001', started_at: '', ended_at: '', incomplete: false, end_reason: 'x', recording: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }, chunks: done.chunks, chain: done.chunks.at(-1)!.chain, metadata: header('x').bastion },
+      privateKey,
+    );
+    expect(verifyRecording(bytes, JSON.stringify(m), [publicKey])).toMatchObject({ ok: true });
+    const second = done.chunks[1]!;
+    const bad = Buffer.from(bytes);
+    bad[second.offset + 5] ^= 1;
+    expect(verifyRecording(bad, JSON.stringify(m), [publicKey])).toMatchObject({ ok: false, where: `chunk 1 (bytes ${second.offset}-${second.offset + second.length - 1})` });
+    const other = generateKeyPairSync('ed25519');
+    expect(verifyRecording(bytes, JSON.stringify(m), [other.publicKey])).toMatchObject({ ok: false, where: 'signature' });
+  });
+
+  it('recovers a recording cut mid-line by a crash as valid, incomplete asciicast', async () => {
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'rec-')));
+    const id = 's-20261123T000000Z-00000002';
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(spool.activePaths(id).cast, JSON.stringify(header(id)) + '\n[0.5, "o", "hello"]\n[0.9, "o", "wor');
+    const m = await spool.recover(id);
+    expect(m).toMatchObject({ incomplete: true, recording: { bytes: Buffer.byteLength(JSON.stringify(header(id)) + '\n[0.5, "o", "hello"]\n') } });
+    expect(readFileSync(spool.activePaths(id).cast, 'utf8').endsWith('"hello"]\n')).toBe(true);
+  });
+});
+
+describe('PromptSecretDetector (upstream targets, best effort)', () => {
+  it('hides the line typed after a password prompt, up to Enter', () => {
+    const d = new PromptSecretDetector();
+    d.output('$ ');
+    expect(d.input(Buffer.from('sudo -i\r'))).toBe(false);
+    d.output('[sudo] password for alice: ');
+    expect(d.input(Buffer.from('hun'))).toBe(true);
+    expect(d.input(Buffer.from('ter2\r'))).toBe(true);
+    d.output('\r\nroot# ');
+    expect(d.input(Buffer.from('id\r'))).toBe(false);
+  });
+});
