@@ -73,7 +73,7 @@ describe('Recorder', () => {
     expect(verifyRecording(bytes, JSON.stringify(m), [publicKey])).toMatchObject({ ok: true });
     const second = done.chunks[1]!;
     const bad = Buffer.from(bytes);
-    bad[second.offset + 5] ^= 1;
+    bad[second.offset + 5] = bad[second.offset + 5]! ^ 1;
     expect(verifyRecording(bad, JSON.stringify(m), [publicKey])).toMatchObject({ ok: false, where: `chunk 1 (bytes ${second.offset}-${second.offset + second.length - 1})` });
     const other = generateKeyPairSync('ed25519');
     expect(verifyRecording(bytes, JSON.stringify(m), [other.publicKey])).toMatchObject({ ok: false, where: 'signature' });
