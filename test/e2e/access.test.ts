@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type Server } from 'node:net';
 import { freePort } from '../helpers/net.js';
-import { spawn as spawnPty } from 'node-pty';
 import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
-import { askpassEnv, runSsh, sshBaseArgs, startSsh } from '../helpers/ssh.js';
+import { runSsh, startPtySsh, startSsh } from '../helpers/ssh.js';
 import { existsSync } from 'node:fs';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
@@ -46,25 +45,17 @@ describe('target choice, session limits and forwarding', () => {
   });
 
   it('offers a menu in the terminal to a user with several targets who names none', async () => {
-    const { env } = askpassEnv({ code: at(b, 'alice') });
-    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.alice!), '-tt', 'alice@127.0.0.1'], { cols: 100, rows: 30, env: env as Record<string, string> });
-    let screen = '';
-    p.onData((d) => (screen += d));
-    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
-    const waitFor = async (re: RegExp) => {
-      for (let i = 0; i < 400 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 25));
-      if (!re.test(screen)) throw new Error(`waiting for ${re}; screen:\n${screen}`);
-    };
-    await waitFor(/Choose 1-4/);
-    expect(screen).toMatch(/1\) db1\s+standing/);
-    expect(screen).toMatch(/2\) db2\s+BREAK-GLASS: alerts security/);
-    expect(screen).toMatch(/4\) shell\s+standing/);
+    const p = startPtySsh(b, b.users.alice!, 'alice', { code: at(b, 'alice') });
+    await p.waitFor(/Choose 1-4/);
+    expect(p.screen()).toMatch(/1\) db1\s+standing/);
+    expect(p.screen()).toMatch(/2\) db2\s+BREAK-GLASS: alerts security/);
+    expect(p.screen()).toMatch(/4\) shell\s+standing/);
     p.write('9\r');
-    await waitFor(/"9" is not on the list/);
+    await p.waitFor(/"9" is not on the list/);
     // Typed ahead in one go: what follows Enter must reach the shell, not be lost with the menu.
     p.write('4\recho chosen-$BASTION_TARGET; exit 6\r');
-    await waitFor(/chosen-shell/);
-    expect(await exited).toBe(6);
+    await p.waitFor(/chosen-shell/);
+    expect(await p.exited).toBe(6);
     const success = readAudit(b.dataDir).filter((l) => l.type === 'login.success' && l.user === 'alice');
     expect(success.map((l) => l.target)).toEqual([null, 'shell']);
   });

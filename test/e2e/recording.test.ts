@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { spawn as spawnPty } from 'node-pty';
 import { CLI, startTestBastion, type TestBastion } from '../helpers/bastion.js';
-import { askpassEnv, sshBaseArgs } from '../helpers/ssh.js';
+import { startPtySsh } from '../helpers/ssh.js';
 import { oathtool, requireTool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
 import { s3cmd, s3keys } from '../helpers/s3cmd.js';
@@ -19,15 +19,8 @@ describe('keystroke recording to S3, checked with independent tools', () => {
   afterAll(() => b?.cleanup());
 
   it('records a real ssh session (output, keystrokes, no typed password), uploads it, and it verifies', async () => {
-    const { env } = askpassEnv({ code: oathtool(b.users.alice!.secret) });
-    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.alice!), '-tt', 'alice@127.0.0.1'], { cols: 100, rows: 30, env: env as Record<string, string> });
-    let screen = '';
-    p.onData((d) => (screen += d));
-    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
-    const waitFor = async (re: RegExp) => {
-      for (let i = 0; i < 400 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 25));
-      if (!re.test(screen)) throw new Error(`waiting for ${re}:\n${screen}`);
-    };
+    const p = startPtySsh(b, b.users.alice!, 'alice', { code: oathtool(b.users.alice!.secret) });
+    const waitFor = p.waitFor;
     p.write("PS1='READY> '\r");
     await waitFor(/READY> $/);
     p.write('echo hello-$((40+2))-recorded\r');
@@ -37,7 +30,7 @@ describe('keystroke recording to S3, checked with independent tools', () => {
     p.write('hunter2-secret\r');
     await waitFor(/len=14/);
     p.write('exit 3\r');
-    expect(await exited).toBe(3);
+    expect(await p.exited).toBe(3);
 
     const uploaded = await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded', 20_000);
     const key = String(uploaded.object).replace('s3://bastion-recordings/', '');

@@ -1,29 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn as spawnPty } from 'node-pty';
 import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
-import { askpassEnv, runSsh, sshBaseArgs } from '../helpers/ssh.js';
+import { runSsh, startPtySsh } from '../helpers/ssh.js';
 import { oathtool, requireTool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
-
-/** Collects a pty's output and waits for text to appear in it. */
-function terminal(p: ReturnType<typeof spawnPty>) {
-  let out = '';
-  p.onData((d) => (out += d));
-  return {
-    text: () => out,
-    waitFor: (re: RegExp, ms = 15_000) =>
-      new Promise<string>((resolve, reject) => {
-        const started = Date.now();
-        const tick = () => {
-          const m = re.exec(out);
-          if (m) return resolve(m[0]);
-          if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${re}; screen so far:\n${out}`));
-          setTimeout(tick, 25);
-        };
-        tick();
-      }),
-  };
-}
 
 describe('interactive shell through the real OpenSSH client in a pty', () => {
   let b: TestBastion;
@@ -34,10 +13,9 @@ describe('interactive shell through the real OpenSSH client in a pty', () => {
   afterAll(() => b?.cleanup());
 
   it('drives a login shell: commands, window changes, exit status', async () => {
-    const { env } = askpassEnv({ code: oathtool(b.users.alice!.secret) });
-    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.alice!), '-tt', 'alice@127.0.0.1'], { cols: 100, rows: 30, env: env as Record<string, string> });
-    const t = terminal(p);
-    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+    const p = startPtySsh(b, b.users.alice!, 'alice', { code: oathtool(b.users.alice!.secret) });
+    const t = { waitFor: p.waitFor, text: p.screen };
+    const exited = p.exited;
     p.write("PS1='READY> '\r");
     await t.waitFor(/READY> $/m);
     p.write('echo $((6*7)) $TERM\r');
@@ -48,7 +26,7 @@ describe('interactive shell through the real OpenSSH client in a pty', () => {
     // ssh forwards SIGWINCH asynchronously: ask again until the new size has arrived.
     for (let i = 0; ; i++) {
       p.write('stty size\r');
-      const seen = await t.waitFor(/40 120/, 500).then(() => true, () => false);
+      const seen = await p.sees(/40 120/, 500);
       if (seen) break;
       if (i === 20) throw new Error(`window change never arrived:\n${t.text()}`);
     }

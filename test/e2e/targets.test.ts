@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestBastion, CLI, type TestBastion } from '../helpers/bastion.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
-import { runSsh, askpassEnv, sshBaseArgs, startSsh } from '../helpers/ssh.js';
+import { runSsh, askpassEnv, startPtySsh, startSsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
 
@@ -53,16 +53,9 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
   });
 
   it('proxies an interactive shell with a pty to the upstream sshd: size, window changes and exit status', async () => {
-    const { spawn: spawnPty } = await import('node-pty');
-    const { env } = askpassEnv({ code: at(b, 'frank') });
-    const p = spawnPty('ssh', [...sshBaseArgs(b, b.users.frank!), '-tt', 'frank:db1@127.0.0.1'], { cols: 90, rows: 25, env: env as Record<string, string> });
-    let screen = '';
-    p.onData((d) => (screen += d));
-    const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
-    const waitFor = async (re: RegExp, ms = 10_000) => {
-      for (let i = 0; i < ms / 25 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 25));
-      return re.test(screen);
-    };
+    const p = startPtySsh(b, b.users.frank!, 'frank:db1', { code: at(b, 'frank') }, { cols: 90, rows: 25 });
+    const waitFor = p.sees;
+    const exited = p.exited;
     p.write('stty size; echo "tty=$(tty)"\r');
     expect(await waitFor(/25 90/)).toBe(true);
     expect(await waitFor(/tty=\/dev\/pts\//)).toBe(true);

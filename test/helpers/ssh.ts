@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { spawn as spawnPty } from 'node-pty';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,5 +141,40 @@ export function startSsh(
         child.on('close', onClose);
         check();
       }),
+  };
+}
+
+export interface PtySsh {
+  write(text: string): void;
+  resize(cols: number, rows: number): void;
+  screen(): string;
+  /** Resolves once `re` matches what the terminal has shown; rejects after `ms` with the screen so far. */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
+  /** Like waitFor, but resolves false instead of rejecting. */
+  sees(re: RegExp, ms?: number): Promise<boolean>;
+  exited: Promise<number>;
+}
+
+/** The real `ssh -tt` in a pty of its own, as a person at a terminal runs it. */
+export function startPtySsh(b: Pick<TestBastion, 'port' | 'knownHosts'>, user: TestUser, login: string, answers: Answers, size = { cols: 100, rows: 30 }): PtySsh {
+  requireTool('ssh', 'openssh-client');
+  const { env } = askpassEnv(answers);
+  const p = spawnPty('ssh', [...sshBaseArgs(b as TestBastion, user), '-tt', `${login}@127.0.0.1`], { ...size, env: env as Record<string, string> });
+  let screen = '';
+  p.onData((d) => (screen += d));
+  const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+  const sees = async (re: RegExp, ms = 10_000) => {
+    for (let waited = 0; !re.test(screen) && waited < ms; waited += 25) await new Promise((r) => setTimeout(r, 25));
+    return re.test(screen);
+  };
+  return {
+    write: (text) => p.write(text),
+    resize: (cols, rows) => p.resize(cols, rows),
+    screen: () => screen,
+    sees,
+    waitFor: async (re, ms) => {
+      if (!(await sees(re, ms))) throw new Error(`waiting for ${re}; screen so far:\n${screen}`);
+    },
+    exited,
   };
 }
