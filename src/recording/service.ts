@@ -115,6 +115,7 @@ export class RecordingService {
 
   /** Seals every recording in active/ (at start-up, none of them has a live session any more). */
   async recoverAll(): Promise<number> {
+    await this.deps.spool.recoverOrphans();
     let n = 0;
     for (const id of this.deps.spool.activeIds()) {
       try {

@@ -59,18 +59,35 @@ export class Spool {
     await writeFile(this.activePaths(id).uploaded, String(count), { mode: 0o600 });
   }
 
-  /** Moves a finished recording to sealed/ with its signed manifest (manifest first: a sealed id always has both). */
+  /**
+   * Moves a finished recording to sealed/ with its signed manifest. Order matters for crashes: the
+   * manifest is made durable first, then the recording moves, then the manifest appears. A crash in
+   * between leaves the recording in active/ (recovered at start-up) or a sealed recording without
+   * its manifest (moved back by `recoverOrphans`), never a recording nobody uploads.
+   */
   async seal(id: string, manifest: Manifest): Promise<void> {
     const a = this.activePaths(id);
     const s = this.sealedPaths(id);
-    await rename(a.cast, s.cast);
-    const fh = await open(`${s.manifest}.tmp`, 'w', 0o600);
+    const tmp = `${s.manifest}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
     await fh.writeFile(JSON.stringify(manifest, null, 2) + '\n');
     await fh.datasync();
     await fh.close();
-    await rename(`${s.manifest}.tmp`, s.manifest);
+    await rename(a.cast, s.cast);
+    await rename(tmp, s.manifest);
     await rm(a.chunks, { force: true });
     await rm(a.uploaded, { force: true });
+  }
+
+  /** Sealed recordings whose manifest never appeared (a crash mid-seal) go back to active/ to be recovered. */
+  async recoverOrphans(): Promise<void> {
+    for (const f of readdirSync(this.sealed)) {
+      if (!f.endsWith('.cast')) continue;
+      const id = f.slice(0, -5);
+      if (existsSync(this.sealedPaths(id).manifest)) continue;
+      await rename(join(this.sealed, f), this.activePaths(id).cast);
+      await rm(`${this.sealedPaths(id).manifest}.tmp`, { force: true });
+    }
   }
 
   async remove(id: string): Promise<void> {

@@ -102,3 +102,18 @@ describe('PromptSecretDetector (upstream targets, best effort)', () => {
     expect(d.input(Buffer.from('id\r'))).toBe(false);
   });
 });
+
+describe('Spool sealing after a crash', () => {
+  it('moves a sealed recording whose manifest never appeared back to active, to be recovered', async () => {
+    const { writeFileSync, existsSync } = await import('node:fs');
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'rec-')));
+    const id = 's-20261123T000000Z-00000003';
+    writeFileSync(spool.sealedPaths(id).cast, JSON.stringify(header(id)) + '\n');
+    writeFileSync(spool.sealedPaths(id).manifest + '.tmp', '{');
+    expect(spool.sealedIds()).toEqual([]);
+    await spool.recoverOrphans();
+    expect(existsSync(spool.activePaths(id).cast)).toBe(true);
+    expect(spool.activeIds()).toEqual([id]);
+    expect(await spool.recover(id)).toMatchObject({ incomplete: true, session_id: id });
+  });
+});
