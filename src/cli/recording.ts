@@ -49,7 +49,12 @@ export async function recordingVerify(ref: string, o: { config?: string; publicK
   for (const p of o.publicKey ?? []) trusted.push(createPublicKey(readFileSync(p, 'utf8')));
   if (trusted.length === 0) throw new BastionError('CONFIG_INVALID', 'give --config FILE (its recording keys) or --public-key PEM to verify against');
   const { recording, manifest, name } = await fetchRecording(ref, o.config);
-  const result = verifyRecording(recording, manifest, trusted);
+  let result = verifyRecording(recording, manifest, trusted);
+  // A valid recording of another session copied over this name is not this session's recording.
+  const named = /(s-\d{8}T\d{6}Z-[0-9a-f]{8})(\.cast(\.gz)?)?$/.exec(ref.split('/').at(-1) ?? '')?.[1];
+  if (result.ok && named !== undefined && result.manifest.session_id !== named) {
+    result = { ok: false, where: 'manifest', reason: `it belongs to session ${result.manifest.session_id}, not ${named}` };
+  }
   if (result.ok) {
     const m = result.manifest;
     process.stdout.write(

@@ -19,15 +19,21 @@ interface Handlers {
 
 /** The recording thread, shared by every session of this bastion. */
 export class RecorderThread {
-  private readonly worker: Worker;
+  private worker!: Worker;
   private readonly handlers = new Map<string, Handlers>();
+  private stopping = false;
 
   constructor() {
+    this.spawn();
+  }
+
+  private spawn(): void {
     // Built output runs the compiled worker; tests that import the sources use the built one too.
     const url = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/recording/recorder-worker.js', import.meta.url) : new URL('./recorder-worker.js', import.meta.url);
-    this.worker = new Worker(url);
-    this.worker.unref();
-    this.worker.on('message', (m: FromWorker) => {
+    const worker = new Worker(url);
+    this.worker = worker;
+    worker.unref();
+    worker.on('message', (m: FromWorker) => {
       const h = this.handlers.get(m.id);
       if (!h) return;
       switch (m.op) {
@@ -45,16 +51,25 @@ export class RecorderThread {
           return h.closed({ chunks: m.chunks, bytes: m.bytes, ...(m.failed ? { failed: new Error(m.failed) } : {}) });
       }
     });
-    // If the thread itself dies, every recording has failed: sessions are told, never left unrecorded.
-    const fail = (err: unknown) => {
-      for (const [id, h] of this.handlers) {
-        h.failed(`the recording thread stopped: ${(err as Error)?.message ?? String(err)}`);
-        h.closed({ chunks: [], bytes: 0, failed: err });
-        this.handlers.delete(id);
+    // If the thread dies, every recording on it has failed: starting sessions are refused, running
+    // ones closed (never left unrecorded), and what reached the disk is sealed by recovery. A new
+    // thread takes the next sessions.
+    let dead = false;
+    const die = (err: unknown) => {
+      if (dead || this.worker !== worker) return;
+      dead = true;
+      const message = `the recording thread stopped: ${(err as Error)?.message ?? String(err)}`;
+      const gone = [...this.handlers.values()];
+      this.handlers.clear();
+      for (const h of gone) {
+        h.created(message);
+        h.failed(message);
+        h.closed({ chunks: [], bytes: 0, failed: new Error(message) });
       }
+      if (!this.stopping) this.spawn();
     };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    worker.on('error', die);
+    worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
   }
 
   send(m: ToWorker, transfer?: ArrayBuffer[]): void {
@@ -65,8 +80,13 @@ export class RecorderThread {
     this.handlers.set(id, h);
   }
 
+  /** Whether the thread still knows this recording (false once it closed or the thread died). */
+  has(id: string): boolean {
+    return this.handlers.has(id);
+  }
+
   async stop(): Promise<void> {
-    this.worker.removeAllListeners('exit');
+    this.stopping = true;
     await this.worker.terminate();
   }
 }
@@ -79,9 +99,13 @@ export class RemoteRecorder {
   private parts: Buffer[] = [];
   private meta: number[] = [];
   private bytes = 0;
+  private hiddenBytes = 0;
   private timer?: NodeJS.Timeout;
   private failure?: unknown;
   private closing?: Promise<Closed>;
+  /** The thread's final answer, when it came before close() was called (the thread died). */
+  private closedEarly?: Closed;
+  private closedResolve?: (c: Closed) => void;
 
   private constructor(
     private readonly thread: RecorderThread,
@@ -97,8 +121,6 @@ export class RemoteRecorder {
     const id = o.header.bastion.session_id;
     const r = new RemoteRecorder(thread, id, clock);
     return new Promise((resolve, reject) => {
-      let closedResolve: ((c: Closed) => void) | undefined;
-      r.closedWaiter = (fn) => (closedResolve = fn);
       thread.register(id, {
         created: (err) => (err ? reject(new Error(err)) : resolve(r)),
         chunk: (c) => o.onChunk?.(c),
@@ -106,14 +128,15 @@ export class RemoteRecorder {
           r.failure ??= new Error(err);
           o.onFailure?.(r.failure);
         },
-        closed: (c) => closedResolve?.(c),
+        closed: (c) => {
+          if (r.closedResolve) r.closedResolve(c);
+          else r.closedEarly = c;
+        },
       });
       const { onChunk: _c, onFailure: _f, ...rest } = o;
       thread.send({ op: 'create', id, ...rest, flushMs: Math.max(25, o.flushMs - BATCH_MS) });
     });
   }
-
-  private closedWaiter?: (fn: (c: Closed) => void) => void;
 
   private add(kind: number, data: Buffer | undefined, length: number): void {
     if (this.closing) return;
@@ -147,9 +170,24 @@ export class RemoteRecorder {
   output(chunk: Buffer): void {
     this.add(EV.o, chunk, chunk.length);
   }
+  /**
+   * Hidden input becomes one marker per line (at Enter), not one per keystroke: a marker per key
+   * would keep the secret's length and its typing rhythm.
+   */
   input(chunk: Buffer, hidden: boolean): void {
-    if (hidden) this.add(EV.h, undefined, chunk.length);
-    else this.add(EV.i, chunk, chunk.length);
+    if (!hidden) {
+      this.endHidden();
+      this.add(EV.i, chunk, chunk.length);
+      return;
+    }
+    this.hiddenBytes += chunk.length;
+    if (chunk.includes(0x0d) || chunk.includes(0x0a)) this.endHidden();
+  }
+
+  private endHidden(): void {
+    if (this.hiddenBytes === 0) return;
+    this.add(EV.h, undefined, this.hiddenBytes);
+    this.hiddenBytes = 0;
   }
   resize(cols: number, rows: number): void {
     const b = Buffer.from(`${cols}x${rows}`);
@@ -166,11 +204,16 @@ export class RemoteRecorder {
 
   close(finalMarker: string): Promise<Closed> {
     if (!this.closing) {
-      this.send();
-      this.closing = new Promise<Closed>((resolve) => {
-        this.closedWaiter?.(resolve);
-        this.thread.send({ op: 'close', id: this.id, marker: finalMarker });
-      });
+      if (this.closedEarly || !this.thread.has(this.id)) {
+        this.closing = Promise.resolve(this.closedEarly ?? { chunks: [], bytes: 0, failed: this.failure ?? new Error('the recording thread is gone') });
+      } else {
+        this.endHidden();
+        this.send();
+        this.closing = new Promise<Closed>((resolve) => {
+          this.closedResolve = resolve;
+          this.thread.send({ op: 'close', id: this.id, marker: finalMarker });
+        });
+      }
     }
     return this.closing;
   }

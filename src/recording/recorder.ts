@@ -154,7 +154,7 @@ export class Recorder {
         }
       }
       // Quiet now, but data written a while ago still has to leave the machine.
-      if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs) await this.closeChunk();
+      if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) await this.closeChunk();
       return;
     }
     const text = this.pending.join('');
@@ -173,7 +173,8 @@ export class Recorder {
     this.chunkHash.update(bytes);
     this.offset += bytes.length;
     const age = this.o.clock.now() - this.chunkStartedAt;
-    if (sync && (age >= this.o.chunkMs || this.offset - this.chunkStart >= this.o.chunkBytes)) await this.closeChunk();
+    // Chunks close on the fsync timer: one flush early, so none waits longer than chunkMs.
+    if (sync && (age >= this.o.chunkMs - this.o.flushMs || this.offset - this.chunkStart >= this.o.chunkBytes)) await this.closeChunk();
   }
 
   private async closeChunk(): Promise<void> {

@@ -286,7 +286,10 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       if (endReason !== undefined || closedEarly.value) stream.close();
       const result = await pump(channel, stream, recordingTap(recording, stream, () => (live.lastInputAt = deps.clock.now())));
       const status = result.exit?.signal ? `signal ${result.exit.signal}` : `exit status ${result.exit?.code ?? 'unknown'}`;
-      await recording?.finish(`${endReason ?? (result.clientClosed ? 'client disconnected' : 'target exited')}, ${status}`);
+      await recording?.finish(`${endReason ?? (result.clientClosed ? 'client disconnected' : 'target exited')}, ${status}`).catch((err: unknown) => {
+        // Stays in the spool: the next start seals and uploads it as incomplete.
+        deps.log.error({ ...base, err: describeError(err) }, 'sealing the recording failed');
+      });
       await audit({
         type: 'session.end',
         ...base,

@@ -49,7 +49,8 @@ export class S3ObjectStore implements ObjectStore {
       Body: body,
       ContentType: opts.contentType,
       ContentLength: body.length,
-      ...(opts.verifyInTransit ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
+      // S3 refuses Object Lock writes without Content-MD5 (or a checksum header), chunks included.
+      ...(opts.verifyInTransit || s.objectLock ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
       Metadata: { sha256: opts.sha256 },
       ...(s.sse ? { ServerSideEncryption: s.sse.mode, ...(s.sse.kmsKeyId ? { SSEKMSKeyId: s.sse.kmsKeyId } : {}) } : {}),
       ...(s.objectLock

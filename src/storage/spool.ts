@@ -56,7 +56,9 @@ export class Spool {
   }
 
   async markChunksUploaded(id: string, count: number): Promise<void> {
-    await writeFile(this.activePaths(id).uploaded, String(count), { mode: 0o600 });
+    const p = this.activePaths(id);
+    if (!existsSync(p.cast)) return; // sealed meanwhile: its progress file is gone for good
+    await writeFile(p.uploaded, String(count), { mode: 0o600 });
   }
 
   /**
@@ -70,30 +72,36 @@ export class Spool {
     const s = this.sealedPaths(id);
     const tmp = `${s.manifest}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
-    await fh.writeFile(JSON.stringify(manifest, null, 2) + '\n');
-    await fh.datasync();
-    await fh.close();
+    try {
+      await fh.writeFile(JSON.stringify(manifest, null, 2) + '\n');
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
     await rename(a.cast, s.cast);
     await rename(tmp, s.manifest);
     await rm(a.chunks, { force: true });
     await rm(a.uploaded, { force: true });
   }
 
-  /** Sealed recordings whose manifest never appeared (a crash mid-seal) go back to active/ to be recovered. */
+  /** A crash mid-seal: finish it with the durable manifest, or send the recording back to active/ to be recovered. */
   async recoverOrphans(): Promise<void> {
     for (const f of readdirSync(this.sealed)) {
       if (!f.endsWith('.cast')) continue;
       const id = f.slice(0, -5);
-      if (existsSync(this.sealedPaths(id).manifest)) continue;
-      await rename(join(this.sealed, f), this.activePaths(id).cast);
-      await rm(`${this.sealedPaths(id).manifest}.tmp`, { force: true });
+      const { manifest } = this.sealedPaths(id);
+      if (existsSync(manifest)) continue;
+      // The durable manifest written before the move completes the seal; without it, recover again.
+      if (existsSync(`${manifest}.tmp`)) await rename(`${manifest}.tmp`, manifest);
+      else await rename(join(this.sealed, f), this.activePaths(id).cast);
     }
   }
 
+  /** After a confirmed upload. The recording goes first: a lone manifest is harmless, a lone recording would be recovered again. */
   async remove(id: string): Promise<void> {
     const s = this.sealedPaths(id);
-    await rm(s.manifest, { force: true });
     await rm(s.cast, { force: true });
+    await rm(s.manifest, { force: true });
   }
 
   /**

@@ -66,7 +66,9 @@ export class Uploader {
       this.again = true;
       return;
     }
-    this.running = this.pass().finally(() => {
+    this.running = this.pass()
+      .catch((err: unknown) => this.deps.log.error({ err: describeError(err) }, 'upload pass failed'))
+      .finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -79,9 +81,9 @@ export class Uploader {
   async drain(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
     for (;;) {
-      await this.running;
       this.nextTryAt = 0;
-      await this.pass();
+      this.kick(); // one pass at a time, always: a second one would upload the same objects again
+      while (this.running) await this.running;
       if (this.health.pending === 0) return true;
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 200));
@@ -94,24 +96,27 @@ export class Uploader {
       this.health.pending = this.countPending(); // still backing off, but the lag keeps growing
       return;
     }
-    try {
-      for (const id of spool.activeIds()) await this.uploadChunks(id);
-      for (const id of spool.sealedIds()) await this.uploadSealed(id);
-      this.succeeded();
-    } catch (err) {
-      await this.failed(err);
-    }
+    // Each recording on its own: one that cannot be uploaded must not hold back the others.
+    let failure: unknown;
+    for (const id of spool.activeIds()) await this.uploadChunks(id).catch((err: unknown) => (failure ??= err));
+    for (const id of spool.sealedIds()) await this.uploadSealed(id).catch((err: unknown) => (failure ??= err));
+    if (failure === undefined) this.succeeded();
+    else await this.failed(failure);
     this.health.pending = this.countPending();
   }
 
   private countPending(): number {
     const { spool } = this.deps;
-    let n = spool.sealedIds().length;
-    for (const id of spool.activeIds()) {
-      const st = spool.chunkState(id);
-      n += st.chunks.length - st.uploaded;
+    try {
+      let n = spool.sealedIds().length;
+      for (const id of spool.activeIds()) {
+        const st = spool.chunkState(id);
+        n += st.chunks.length - st.uploaded;
+      }
+      return n;
+    } catch {
+      return this.health.pending; // a file moved under us (a seal in progress): count again next pass
     }
-    return n;
   }
 
   private async uploadChunks(id: string): Promise<void> {
