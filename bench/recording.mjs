@@ -72,7 +72,10 @@ let clientBytes = 0;
 for (let i = 0; i < RUNS; i++) {
   for (const [name, side] of [['on', on], ['off', off]]) {
     const r = await run(side, `cat ${file}`);
-    if (r.code !== 0) throw new Error(`ssh exited ${r.code}`);
+    if (r.code !== 0) {
+      for (const s of [on, off]) s.proc.kill('SIGTERM');
+      throw new Error(`ssh exited ${r.code}`);
+    }
     cat[name].push(r.ms);
     if (name === 'on') {
       clientBytes = r.bytes;

@@ -14,7 +14,7 @@ export function recordingTap(recording: ActiveRecording | undefined, stream: Tar
   return {
     output(chunk) {
       recording?.output(chunk);
-      detector.output(chunk.toString('latin1'));
+      detector.output(chunk.subarray(-200).toString('latin1')); // a prompt ends the output: its tail is enough
     },
     input(chunk) {
       onInput();
