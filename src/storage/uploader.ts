@@ -133,7 +133,9 @@ export class Uploader {
     try {
       for (const c of chunks.slice(uploaded)) {
         const body = Buffer.alloc(c.length);
-        await fh.read(body, 0, c.length, c.offset);
+        const { bytesRead } = await fh.read(body, 0, c.length, c.offset);
+        // The bytes must still be the ones the recorder hashed: a spool file changed or cut on disk is not uploaded as if intact.
+        if (bytesRead !== c.length || sha256(body) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
         await putConfirmed(store, `${objectBase(prefix, id)}/chunks/${String(c.index).padStart(6, '0')}.part`, body, { contentType: 'application/octet-stream', sha256: c.sha256 });
         await spool.markChunksUploaded(id, c.index + 1);
       }
