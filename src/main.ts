@@ -13,6 +13,7 @@ import { SshTargetConnector } from './targets/ssh-upstream.js';
 import { KvGrantStore, type Grant } from './policy/grants.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
+import { termiosAvailable } from './targets/termios.js';
 import { Spool } from './storage/spool.js';
 import { Uploader } from './storage/uploader.js';
 import { RecordingService } from './recording/service.js';
@@ -57,6 +58,9 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   }
 
   warnAboutOpenSecrets(config, log);
+  if (!termiosAvailable) {
+    log.warn('the termios addon is not built (npm install builds it): typed secrets on local targets are only recognised by their prompt');
+  }
   const storage = await openStorage(config, log);
   const spool = new Spool(join(config.data_dir, 'spool'));
   const uploader = new Uploader({ spool, store: storage.store, prefix: config.storage.prefix, clock, log, audit, intervalMs: 1_000, maxBackoffMs: config.storage.max_retry_interval });

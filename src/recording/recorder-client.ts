@@ -198,10 +198,6 @@ export class RemoteRecorder {
     this.add(EV.m, b, b.length);
   }
 
-  get failed(): unknown {
-    return this.failure;
-  }
-
   close(finalMarker: string): Promise<Closed> {
     if (!this.closing) {
       if (this.closedEarly || !this.thread.has(this.id)) {

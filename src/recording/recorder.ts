@@ -82,10 +82,6 @@ export class Recorder {
     }
   }
 
-  get failure(): unknown {
-    return this.failed;
-  }
-
   /** Seconds since the start; `atMs` is when the event happened, where the caller knows it (batched events). */
   private t(atMs?: number): number {
     return Math.max(0, ((atMs ?? this.o.clock.now()) - this.startMs) / 1000);
