@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
-import { webcrypto, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
-import type { Spool } from '../storage/spool.js';
+import { hashRange, type Spool } from '../storage/spool.js';
 import { describeError } from '../errors.js';
 import type { Header, SessionMetadata } from './asciicast.js';
 import { signManifest } from './manifest.js';
@@ -100,7 +99,7 @@ export class RecordingService {
               ended_at: new Date(clock.now()).toISOString(),
               incomplete: false,
               end_reason: endReason,
-              recording: { bytes: done.bytes, sha256: await fileSha256(paths.cast) },
+              recording: { bytes: done.bytes, sha256: await hashRange(paths.cast, 0, done.bytes) },
               chunks: done.chunks,
               chain: chain ?? '',
               metadata: header.bastion,
@@ -135,10 +134,4 @@ export class RecordingService {
     this.deps.log.warn({ session_id: id, bytes: unsigned.recording.bytes }, 'sealed an incomplete recording');
     return true;
   }
-}
-
-/** SHA-256 of a file, hashed by WebCrypto in the thread pool: live sessions keep the event loop. */
-async function fileSha256(path: string): Promise<string> {
-  const data = await readFile(path);
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }

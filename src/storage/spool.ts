@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, statSync, existsSync, createReadStream } from 'node:fs';
+import { open, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ChunkRecord } from '../recording/chain.js';
@@ -110,13 +110,11 @@ export class Spool {
    */
   async recover(id: string): Promise<UnsignedManifest | undefined> {
     const p = this.activePaths(id);
-    const data = await readFile(p.cast);
-    const end = data.lastIndexOf(0x0a) + 1;
-    if (end < data.length) await truncate(p.cast, end);
-    const bytes = data.subarray(0, end);
-    const firstNl = bytes.indexOf(0x0a);
-    const header = firstNl > 0 ? parseLine(bytes.subarray(0, firstNl).toString('utf8'), true) : undefined;
-    if (!header || header.kind !== 'header') {
+    // Streamed, never read whole: a long session's recording can be larger than a Buffer may be.
+    const end = await endOfLastLine(p.cast);
+    await truncate(p.cast, end);
+    const header = parseLine(await firstLine(p.cast), true);
+    if (end === 0 || header.kind !== 'header') {
       // Not even a header survived: nothing to seal, and nothing was recorded.
       await rm(p.cast, { force: true });
       await rm(p.chunks, { force: true });
@@ -124,15 +122,14 @@ export class Spool {
       return undefined;
     }
     const h: Header = header.header;
-    const chunks = readJsonLines<ChunkRecord>(p.chunks).filter((c) => c.offset + c.length <= bytes.length);
+    const chunks = readJsonLines<ChunkRecord>(p.chunks).filter((c) => c.offset + c.length <= end);
     let chain = chainStart(id);
     for (const c of chunks) chain = chainNext(chain, c.sha256);
     const covered = chunks.reduce((n, c) => n + c.length, 0);
-    if (covered < bytes.length) {
-      const tail = bytes.subarray(covered);
-      const sha256 = createHash('sha256').update(tail).digest('hex');
+    if (covered < end) {
+      const sha256 = await hashRange(p.cast, covered, end);
       chain = chainNext(chain, sha256);
-      chunks.push({ index: chunks.length, offset: covered, length: tail.length, sha256, chain });
+      chunks.push({ index: chunks.length, offset: covered, length: end - covered, sha256, chain });
     }
     return {
       version: 1,
@@ -141,7 +138,7 @@ export class Spool {
       ended_at: statSync(p.cast).mtime.toISOString(),
       incomplete: true,
       end_reason: 'the bastion stopped during the session; sealed on restart',
-      recording: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+      recording: { bytes: end, sha256: await hashRange(p.cast, 0, end) },
       chunks,
       chain,
       metadata: h.bastion,
@@ -161,4 +158,43 @@ function readJsonLines<T>(path: string): T[] {
     }
   }
   return out;
+}
+
+/** SHA-256 (hex) of bytes [start, end) of a file, streamed. */
+export async function hashRange(path: string, start: number, end: number): Promise<string> {
+  const hash = createHash('sha256');
+  if (end > start) for await (const chunk of createReadStream(path, { start, end: end - 1 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The offset just after the last newline (0 when there is none), reading backwards from the end. */
+async function endOfLastLine(path: string): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const block = Buffer.alloc(64 * 1024);
+    for (let pos = size; pos > 0; ) {
+      const len = Math.min(block.length, pos);
+      pos -= len;
+      await fh.read(block, 0, len, pos);
+      const nl = block.subarray(0, len).lastIndexOf(0x0a);
+      if (nl >= 0) return pos + nl + 1;
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The first line of a file (headers are small; at most 1 MiB is read). */
+async function firstLine(path: string): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(1024 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+    return buf.subarray(0, nl < 0 ? bytesRead : nl).toString('utf8');
+  } finally {
+    await fh.close();
+  }
 }

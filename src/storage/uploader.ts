@@ -1,5 +1,5 @@
-import { gzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
@@ -9,7 +9,6 @@ import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import { putConfirmed, type ObjectStore } from './object-store.js';
 
-const gzipAsync = promisify(gzip);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** PREFIX/YYYY/MM/DD/SESSION, the date taken from the session id (s-20261123T095100Z-…). */
@@ -148,15 +147,27 @@ export class Uploader {
     const { spool, store, prefix, audit } = this.deps;
     const paths = spool.sealedPaths(id);
     const base = objectBase(prefix, id);
-    const cast = await readFile(paths.cast);
     const manifest = await readFile(paths.manifest);
-    const gz = await gzipAsync(cast); // in the thread pool: live sessions keep the event loop
+    // Streamed through gzip (in the thread pool): the recording itself is never held whole.
+    const parts: Buffer[] = [];
+    let castBytes = 0;
+    const gzip = createGzip();
+    const collected = (async () => {
+      for await (const part of gzip) parts.push(part as Buffer);
+    })();
+    for await (const piece of createReadStream(paths.cast)) {
+      castBytes += (piece as Buffer).length;
+      if (!gzip.write(piece)) await new Promise((r) => gzip.once('drain', r));
+    }
+    gzip.end();
+    await collected;
+    const gz = Buffer.concat(parts);
     await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: sha256(gz), verifyInTransit: true });
     await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest), verifyInTransit: true });
     for await (const key of store.list(`${base}/chunks/`)) await store.delete(key);
     await spool.remove(id);
     this.health.uploaded += 1;
-    await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: cast.length, gzip_bytes: gz.length });
+    await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: castBytes, gzip_bytes: gz.length });
   }
 
   private succeeded(): void {
