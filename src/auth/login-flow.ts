@@ -1,7 +1,7 @@
 import type { Config, UserConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
-import { authorize, type AllowedTarget, type Decision } from '../policy/policy.js';
+import { authorize, describeTargets, type Decision } from '../policy/policy.js';
 import type { GrantStore } from '../policy/grants.js';
 import { findKey, type AuthorizedKey } from './keys.js';
 import { parseLoginName, printable } from './login-name.js';
@@ -266,10 +266,6 @@ function hhmm(ms: number): string {
   return new Date(ms).toISOString().slice(11, 16);
 }
 
-/** "db1 (standing), prod (break-glass)" for messages. */
-export function describeTargets(allowed: readonly AllowedTarget[]): string {
-  return allowed.length > 0 ? allowed.map((a) => `${a.target} (${a.via})`).join(', ') : 'none';
-}
 
 function toPrincipal(identity: Omit<PendingPrincipal, 'choices'>, decision: Extract<Decision, { allow: true }>): Principal {
   return {

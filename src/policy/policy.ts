@@ -86,3 +86,8 @@ export function limitsFor(user: UserConfig, target: string, via: AccessVia, conf
     },
   };
 }
+
+/** "db1 (standing), prod (break-glass)" for messages. */
+export function describeTargets(allowed: readonly AllowedTarget[]): string {
+  return allowed.length > 0 ? allowed.map((a) => `${a.target} (${a.via})`).join(', ') : 'none';
+}

@@ -50,7 +50,7 @@ port.on('message', (m: ToWorker) => {
         const bytes = data.subarray(offset, offset + len);
         offset += len;
         if (kind === EV.o) r.output(bytes, at);
-        else if (kind === EV.i) r.input(bytes, false, at);
+        else if (kind === EV.i) r.input(bytes, at);
         else if (kind === EV.r) {
           const [cols, rows] = bytes.toString('utf8').split('x').map(Number);
           r.resize(cols ?? 80, rows ?? 24, at);

@@ -108,12 +108,8 @@ export class Recorder {
     if (text) this.push(encodeEvent(this.t(atMs), 'o', text));
   }
 
-  /** Keystrokes as typed; when `redacted`, only the fact that something was typed is kept. */
-  input(chunk: Buffer, redacted: boolean, atMs?: number): void {
-    if (redacted) {
-      this.redacted(chunk.length, atMs);
-      return;
-    }
+  /** Keystrokes as typed (hidden input never reaches the recorder: see `redacted`). */
+  input(chunk: Buffer, atMs?: number): void {
     const text = this.inp.write(chunk);
     if (text) this.push(encodeEvent(this.t(atMs), 'i', text));
   }

@@ -5,7 +5,7 @@ import type { AuditSink } from '../audit/audit-log.js';
 import type { Login, PendingPrincipal, Principal } from '../auth/types.js';
 import { chooseFromMenu } from './menu.js';
 import type { Emitter } from '../targets/emitter.js';
-import { describeTargets } from '../auth/login-flow.js';
+import { describeTargets } from '../policy/policy.js';
 import type { OpenRequest, PtySpec, TargetConnector, TargetStream } from '../targets/target.js';
 import { envAllowed, MAX_ENV_VARS } from './env.js';
 import { newSessionId } from './ids.js';
@@ -181,21 +181,20 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     req: { kind: OpenRequest['kind']; command?: string },
     channel: ServerChannel,
     principal: Principal,
-    id: string,
+    live: LiveSession,
     base: Record<string, unknown>,
     shell: string | undefined,
   ): Promise<ActiveRecording | undefined | null> {
     const mayGoOn = principal.breakGlass && deps.recordingPolicy.breakGlassWithoutRecording;
     const onFailure = (err: unknown) => {
       void audit({ type: 'recording.failed', ...base, error: describeError(err), session_continues: mayGoOn });
-      const live = deps.registry.list().find((s) => s.id === id);
-      if (mayGoOn) live?.notify('The recording of this session has failed; security has been told. The break-glass session continues.');
-      else live?.terminate('The recording of this session cannot be written, and sessions are never left unrecorded; it is closed.', 'recording failed');
+      if (mayGoOn) live.notify('The recording of this session has failed; security has been told. The break-glass session continues.');
+      else live.terminate('The recording of this session cannot be written, and sessions are never left unrecorded; it is closed.', 'recording failed');
     };
     try {
       const rec = await deps.recordings.start({
         meta: {
-          session_id: id,
+          session_id: live.id,
           user: principal.user,
           target: principal.target,
           source_ip: deps.peer.ip,
@@ -269,7 +268,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
         return;
       }
       deps.log.info({ ...base, kind: req.kind }, 'session started');
-      recording = await startRecording(req, channel, principal, id, base, connector.shell);
+      recording = await startRecording(req, channel, principal, live, base, connector.shell);
       if (recording === null) return;
       const rec = recording;
       onResize = (c, r) => rec?.resize(c, r);

@@ -39,8 +39,8 @@ describe('Recorder', () => {
       clock.advance(1500);
       r.output(euro.subarray(0, 10)); // cuts the € in the middle
       r.output(euro.subarray(10));
-      r.input(Buffer.from('ls\r'), false);
-      r.input(Buffer.from('hunter2\r'), true);
+      r.input(Buffer.from('ls\r'));
+      r.redacted(Buffer.byteLength('hunter2\r'));
     });
     const lines = text.trim().split('\n');
     expect(parseLine(lines[0]!, true).kind).toBe('header');
