@@ -39,6 +39,14 @@ export interface AuditSink {
   record(event: AuditEvent): Promise<void>;
 }
 
+/**
+ * Records a fact from a place that cannot wait for or act on the result (an ssh2 callback, a
+ * background loop): a failed write is never silent, it is logged as an error.
+ */
+export function recordOrLog(audit: AuditSink, log: { error(obj: object, msg: string): void }, event: AuditEvent): Promise<void> {
+  return audit.record(event).catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err), event: event.type }, 'audit write failed'));
+}
+
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -1,7 +1,7 @@
 import type { Session as SshSession, ServerChannel, PseudoTtyInfo } from 'ssh2';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
-import type { AuditSink } from '../audit/audit-log.js';
+import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import type { Login, PendingPrincipal, Principal } from '../auth/types.js';
 import { chooseFromMenu } from './menu.js';
 import type { Emitter } from '../targets/emitter.js';
@@ -105,7 +105,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
   });
 
   function audit(event: Parameters<AuditSink['record']>[0]): Promise<void> {
-    return deps.audit.record(event).catch((err) => deps.log.error({ err: describeError(err) }, 'audit write failed'));
+    return recordOrLog(deps.audit, deps.log, event);
   }
 
   function refuse(what: string, reject: (() => void) | undefined): void {

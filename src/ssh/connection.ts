@@ -1,6 +1,7 @@
 import type { AuthContext, Connection, ClientInfo } from 'ssh2';
 import type { Logger } from '../log.js';
 import { LoginFlow, type LoginDeps } from '../auth/login-flow.js';
+import { recordOrLog } from '../audit/audit-log.js';
 import type { AuthRequest, AuthResult, Login, Prompter } from '../auth/types.js';
 import { handleSession } from '../session/session.js';
 import type { SessionRegistry } from '../session/registry.js';
@@ -123,9 +124,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
         channel.on('error', () => undefined);
         upstream.on('error', () => channel.destroy());
         channel.pipe(upstream).pipe(channel);
-        void deps.audit
-          .record({ type: 'forward.opened', user: login.user, target: login.target, ip: peer.ip, destination: dest })
-          .catch((err) => log.error({ err: describeError(err) }, 'audit write failed'));
+        void recordOrLog(deps.audit, log, { type: 'forward.opened', user: login.user, target: login.target, ip: peer.ip, destination: dest });
       },
       (err: unknown) => {
         reject();
@@ -139,9 +138,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   });
 
   function auditRefusal(what: string): void {
-    void deps.audit
-      .record({ type: 'channel.refused', user: principal?.user, target: principal?.target, ip: peer.ip, what })
-      .catch((err) => log.error({ err: describeError(err) }, 'audit write failed'));
+    void recordOrLog(deps.audit, log, { type: 'channel.refused', user: principal?.user, target: principal?.target, ip: peer.ip, what });
   }
 
   client.on('error', (err) => {
@@ -149,7 +146,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     log.debug({ err: describeError(err) }, 'connection error');
   });
   client.on('close', () => {
-    if (!principal && !timedOut) void flow.abandoned('disconnected', lastUsername).catch(() => undefined);
+    if (!principal && !timedOut) void flow.abandoned('disconnected', lastUsername).catch((err) => log.error({ err: describeError(err) }, 'audit write failed'));
     deps.onSettled();
   });
 
@@ -158,7 +155,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
       if (principal) return;
       timedOut = true;
       log.info('login timed out');
-      void flow.abandoned('timeout', lastUsername).catch(() => undefined);
+      void flow.abandoned('timeout', lastUsername).catch((err) => log.error({ err: describeError(err) }, 'audit write failed'));
     },
   };
 }

@@ -3,9 +3,8 @@ import ssh2 from 'ssh2';
 import type { Connection, ClientInfo } from 'ssh2';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
-import type { AuditSink } from '../audit/audit-log.js';
+import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { ConnectionLimiter } from '../auth/rate-limit.js';
-import { describeError } from '../errors.js';
 import { handleConnection, type ConnectionDeps, type ConnectionHandle } from './connection.js';
 
 const { Server } = ssh2;
@@ -57,7 +56,7 @@ export class SshServer {
       socket.destroy();
       const reason = admitted.reason === 'rate' ? 'too many connections per minute' : 'too many pending logins';
       this.deps.log.warn({ ip, reason }, 'connection refused');
-      void this.deps.audit.record({ type: 'connection.refused', ip, reason }).catch((err) => this.auditFailed(err));
+      void recordOrLog(this.deps.audit, this.deps.log, { type: 'connection.refused', ip, reason });
       return;
     }
     const key = `${ip}:${socket.remotePort}`;
@@ -96,16 +95,10 @@ export class SshServer {
     if (!entry) return;
     if (entry.handle) entry.handle.loginTimedOut();
     else {
-      void this.deps.audit
-        .record({ type: 'login.failure', ip: entry.ip, method: 'connection', reason: 'login timed out before the SSH handshake' })
-        .catch((err) => this.auditFailed(err));
+      void recordOrLog(this.deps.audit, this.deps.log, { type: 'login.failure', ip: entry.ip, method: 'connection', reason: 'login timed out before the SSH handshake' });
     }
     this.settle(key);
     entry.socket.destroy();
-  }
-
-  private auditFailed(err: unknown): void {
-    this.deps.log.error({ err: describeError(err) }, 'audit write failed');
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { AuditSink } from '../audit/audit-log.js';
+import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import { putConfirmed, type ObjectStore } from './object-store.js';
@@ -182,9 +182,7 @@ export class Uploader {
     this.health.failures += 1;
     if (this.health.failingSince === undefined) {
       this.health.failingSince = now;
-      await this.deps.audit
-        .record({ type: 'recording.upload_failed', store: this.deps.store.location, error: describeError(err).slice(0, 300), note: 'recordings stay in the spool and are retried' })
-        .catch(() => undefined);
+      await recordOrLog(this.deps.audit, this.deps.log, { type: 'recording.upload_failed', store: this.deps.store.location, error: describeError(err).slice(0, 300), note: 'recordings stay in the spool and are retried' });
     }
     this.attempt += 1;
     const max = this.deps.maxBackoffMs ?? 60_000;
