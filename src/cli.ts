@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { BastionError, describeError } from './errors.js';
+import { runner } from './cli/run.js';
 import { VERSION } from './version.js';
 import { recordingVerify } from './cli/recording.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
@@ -8,21 +9,7 @@ import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totp
 // The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** Runs a command; known errors become one clear line and an exit code, never a stack trace. */
-async function run(action: () => Promise<number | void> | number | void): Promise<void> {
-  try {
-    const code = await action();
-    if (typeof code === 'number') process.exitCode = code;
-  } catch (err) {
-    if (err instanceof BastionError) {
-      process.stderr.write(`bastion: ${err.message}\n`);
-      process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'CONFIG_NOT_FOUND' ? 2 : 1;
-    } else {
-      process.stderr.write(`bastion: unexpected error: ${describeError(err)}\n`);
-      process.exitCode = 70;
-    }
-  }
-}
+const run = runner('bastion');
 
 const program = new Command()
   .name('bastion')

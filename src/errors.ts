@@ -7,7 +7,8 @@ export type ErrorCode =
   | 'FILE_EXISTS'
   | 'AUDIT_IO'
   | 'STATE_IO'
-  | 'TARGET_FAILED';
+  | 'TARGET_FAILED'
+  | 'BAD_RECORDING';
 
 /** The one error class of the project: a code, a message for humans, and the underlying cause. */
 export class BastionError extends Error {
