@@ -123,8 +123,10 @@ export async function readRecording(input: AsyncIterable<Buffer>, opts: ReadOpti
   const events = new EventTable();
   const warnings: string[] = [];
   let skipped = 0;
+  let lastSkipReason = '';
   const skip = (lineNo: number, why: string) => {
     skipped++;
+    lastSkipReason = why;
     if (skipped <= MAX_DETAILED_WARNINGS) warnings.push(`line ${lineNo}: ${why}; skipped`);
   };
 
@@ -202,10 +204,9 @@ export async function readRecording(input: AsyncIterable<Buffer>, opts: ReadOpti
     const before = events.count;
     const skippedBefore = skipped;
     handleLine(rest, () => events.addSegment(rest), 0, rest.length);
-    if (events.count === before && skipped > skippedBefore) {
+    if (events.count === before && skipped > skippedBefore && lastSkipReason === 'not JSON') {
       // A last line without its newline that does not parse: the file was cut off mid-write.
-      skipped--;
-      warnings.pop();
+      if (skipped-- <= MAX_DETAILED_WARNINGS) warnings.pop();
       warnings.push(`the last line (line ${lineNo}) is cut off: the recording ends early or was truncated`);
     }
   }

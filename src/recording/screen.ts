@@ -17,7 +17,8 @@ export interface Snapshot {
 
 /** Internal state the serialize addon does not carry (scroll region, charset). Read defensively. */
 interface CoreInternals {
-  buffer?: { scrollTop?: number; scrollBottom?: number; x?: number; y?: number };
+  buffer?: { scrollTop?: number; scrollBottom?: number; x?: number; y?: number; savedX?: number; savedY?: number };
+  _inputHandler?: { _curAttrData?: IBufferCell };
   coreService?: { decPrivateModes?: { origin?: boolean }; isCursorHidden?: boolean };
   _charsetService?: { charset?: unknown };
 }
@@ -27,10 +28,14 @@ interface CoreInternals {
  * moment, for the player, seek keyframes and (later) live viewers joining mid-session.
  */
 export class Screen {
-  private readonly term: XTerm;
-  private readonly serializer = new SerializeAddon();
+  private term: XTerm;
+  private serializer = new SerializeAddon();
 
-  constructor(cols: number, rows: number, scrollback = 0) {
+  constructor(
+    cols: number,
+    rows: number,
+    private readonly scrollback = 0,
+  ) {
     this.term = new Terminal({ cols: clampSize(cols), rows: clampSize(rows), scrollback, allowProposedApi: true });
     this.term.loadAddon(this.serializer as never);
   }
@@ -72,8 +77,11 @@ export class Screen {
 
   /** Back to a blank terminal of this size (nothing may be queued). */
   reset(cols: number, rows: number): void {
-    this.term.reset();
-    this.resize(cols, rows);
+    // A new emulator rather than RIS: some state (cursor visibility) survives xterm's reset().
+    this.term.dispose();
+    this.term = new Terminal({ cols: clampSize(cols), rows: clampSize(rows), scrollback: this.scrollback, allowProposedApi: true });
+    this.serializer = new SerializeAddon();
+    this.term.loadAddon(this.serializer as never);
   }
 
   resize(cols: number, rows: number): void {
@@ -82,17 +90,29 @@ export class Screen {
 
   snapshot(): Snapshot {
     const core = (this.term as unknown as { _core?: CoreInternals })._core ?? {};
-    let data = this.serializer.serialize({ scrollback: 0 });
+    // The addon writes zero-length moves ("ESC[0C") meaning none, which a terminal reads as 1.
+    let data = this.serializer.serialize({ scrollback: 0 }).replace(/\x1b\[0[A-D]/g, '');
     const buffer = core.buffer;
+    const x = buffer?.x ?? 0;
     const top = buffer?.scrollTop ?? 0;
     const bottom = buffer?.scrollBottom ?? this.rows - 1;
-    if (top !== 0 || bottom !== this.rows - 1) {
-      // DECSTBM homes the cursor: put it back where it was (relative to the region in origin mode).
-      const origin = core.coreService?.decPrivateModes?.origin === true;
-      const y = (buffer?.y ?? 0) - (origin ? top : 0);
-      data += `\x1b[${top + 1};${bottom + 1}r\x1b[${y + 1};${(buffer?.x ?? 0) + 1}H`;
+    const origin = core.coreService?.decPrivateModes?.origin === true;
+    const goBack = `\x1b[${(buffer?.y ?? 0) - (origin ? top : 0) + 1};${x + 1}H`; // relative to the region in origin mode
+    // The saved cursor (DECSC): saved in place, then back (position only; the pen is the current one).
+    if ((buffer?.savedX ?? 0) !== 0 || (buffer?.savedY ?? 0) !== 0) {
+      data += `\x1b[?6l\x1b[${(buffer?.savedY ?? 0) + 1};${(buffer?.savedX ?? 0) + 1}H\x1b7${origin ? '\x1b[?6h' : ''}${goBack}`;
+    }
+    // DECSTBM homes the cursor: put it back where it was.
+    if (top !== 0 || bottom !== this.rows - 1) data += `\x1b[${top + 1};${bottom + 1}r${goBack}`;
+    if (x >= this.cols && (buffer?.y ?? 0) < this.rows) {
+      // A full line leaves the cursor past the last column, waiting to wrap; no cursor move can
+      // say that, so the last character is written again, then the pen is put back.
+      const cell = this.term.buffer.active.getLine(this.term.buffer.active.viewportY + (buffer?.y ?? 0))?.getCell(this.cols - 1);
+      const pen = core._inputHandler?._curAttrData;
+      if (cell && pen && cell.getWidth() === 1) data += `\x1b[${(buffer?.y ?? 0) - (origin ? top : 0) + 1};${this.cols}H\x1b[0;${sgrOf(cell, true)}m${cell.getChars() || ' '}\x1b[0;${sgrOf(pen, true)}m`;
     }
     if (core._charsetService?.charset) data += '\x1b(0';
+    if (core.coreService?.isCursorHidden) data += '\x1b[?25l';
     return { cols: this.cols, rows: this.rows, data };
   }
 
@@ -149,6 +169,11 @@ export class Screen {
 }
 
 function cellSgr(c: IBufferCell, atCursor: boolean): string {
+  return sgrOf(c, false, atCursor);
+}
+
+/** SGR parameters for a cell's attributes; true colour kept (`exact`) or mapped to 256 colours. */
+function sgrOf(c: IBufferCell, exact: boolean, atCursor = false): string {
   const parts: string[] = [];
   if (c.isBold()) parts.push('1');
   if (c.isDim()) parts.push('2');
@@ -157,10 +182,11 @@ function cellSgr(c: IBufferCell, atCursor: boolean): string {
   if (c.isInverse() !== 0 ? !atCursor : atCursor) parts.push('7');
   if (c.isInvisible()) parts.push('8');
   if (c.isStrikethrough()) parts.push('9');
+  const rgb = (v: number) => `2;${(v >> 16) & 0xff};${(v >> 8) & 0xff};${v & 0xff}`;
   if (c.isFgPalette()) parts.push(`38;5;${c.getFgColor()}`);
-  else if (c.isFgRGB()) parts.push(`38;5;${rgbTo256(c.getFgColor())}`);
+  else if (c.isFgRGB()) parts.push(exact ? `38;${rgb(c.getFgColor())}` : `38;5;${rgbTo256(c.getFgColor())}`);
   if (c.isBgPalette()) parts.push(`48;5;${c.getBgColor()}`);
-  else if (c.isBgRGB()) parts.push(`48;5;${rgbTo256(c.getBgColor())}`);
+  else if (c.isBgRGB()) parts.push(exact ? `48;${rgb(c.getBgColor())}` : `48;5;${rgbTo256(c.getBgColor())}`);
   return parts.join(';');
 }
 
