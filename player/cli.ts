@@ -101,6 +101,7 @@ const program = new Command()
   .description('replay bastion session recordings (and any asciicast v2/v3 file): seek, speed, search, keystrokes')
   .version(VERSION)
   .showHelpAfterError()
+  .enablePositionalOptions() // `list --config X`: options after a subcommand are the subcommand's
   .argument('[recording]', 'FILE.cast[.gz], s3://bucket/key, or a session id (with --config)')
   .option('-c, --config <file>', 'bastion config: finds session ids in its bucket and trusts its recording keys')
   .option('--public-key <pem...>', 'trust this recording public key (PEM) when checking signatures')

@@ -78,7 +78,7 @@ export interface TypedLine {
 }
 
 const LINE_ENDS = new Set(['⏎', '^C', '^D']);
-/** A pause this long between keys also starts a new line (a `q` typed in `top` is not part of the next command). */
+/** A pause this long between keys also starts a new line. */
 const LINE_GAP = 3;
 
 /**
@@ -87,7 +87,7 @@ const LINE_GAP = 3;
  */
 export function typedLines(events: EventTable, until = events.count - 1, from = 0): TypedLine[] {
   const lines: TypedLine[] = [];
-  let open: { t: number; index: number; keys: KeyToken[]; last: number } | undefined;
+  let open: { t: number; index: number; keys: KeyToken[]; last: number; alt: boolean } | undefined;
   for (let i = from; i <= until; i++) {
     const code = events.code(i);
     if (code === Code.marker) {
@@ -99,12 +99,13 @@ export function typedLines(events: EventTable, until = events.count - 1, from = 
       continue;
     }
     if (code !== Code.input) continue;
-    if (open && events.time(i) - open.last > LINE_GAP) {
+    // A pause, or a switch between a full-screen program and the shell, also ends a line.
+    if (open && (events.time(i) - open.last > LINE_GAP || events.inAltScreen(i) !== open.alt)) {
       lines.push(line(open));
       open = undefined;
     }
     for (const k of readableKeys(events.data(i))) {
-      open ??= { t: events.time(i), index: i, keys: [], last: 0 };
+      open ??= { t: events.time(i), index: i, keys: [], last: 0, alt: events.inAltScreen(i) };
       open.last = events.time(i);
       // text typed one key per event joins up, so "ls -la" is one piece rather than six
       const last = open.keys.at(-1);

@@ -5,6 +5,17 @@ import { BastionError } from '../src/errors.js';
 export const Code = { output: 0, input: 1, resize: 2, marker: 3, exit: 4, other: 5 } as const;
 export type CodeValue = (typeof Code)[keyof typeof Code];
 const CODES: Record<string, CodeValue> = { o: Code.output, i: Code.input, r: Code.resize, m: Code.marker, x: Code.exit };
+/** Set on events that happened while a full-screen program had the alternate screen up. */
+const ALT_SCREEN = 0x80;
+const ALT_SWITCH = /\x1b\[\?(?:1049|1047|47)([hl])/g;
+
+/** Whether output leaves the alternate screen on (h) or off (l); unchanged when it does not switch. */
+function altScreenAfter(data: string, before: boolean): boolean {
+  if (!data.includes('\x1b[?')) return before;
+  let state = before;
+  for (const m of data.matchAll(ALT_SWITCH)) state = m[1] === 'h';
+  return state;
+}
 
 export interface RecordingHeader {
   readonly version: 2 | 3;
@@ -43,7 +54,11 @@ export class EventTable {
     return this.times[i]!;
   }
   code(i: number): CodeValue {
-    return this.codes[i] as CodeValue;
+    return (this.codes[i]! & ~ALT_SCREEN) as CodeValue;
+  }
+  /** True when a full-screen program (vim, less, top) had the alternate screen up at event `i`. */
+  inAltScreen(i: number): boolean {
+    return (this.codes[i]! & ALT_SCREEN) !== 0;
   }
   /** The event's data string (output text, typed keys, "COLSxROWS", marker label). */
   data(i: number): string {
@@ -69,7 +84,7 @@ export class EventTable {
     this.segments.push(b);
     return this.segments.length - 1;
   }
-  /** @internal */ push(t: number, code: CodeValue, seg: number, start: number, end: number): number {
+  /** @internal */ push(t: number, code: number, seg: number, start: number, end: number): number {
     if (this.count === this.times.length) this.grow();
     const i = this.count++;
     this.times[i] = t;
@@ -134,9 +149,14 @@ export async function readRecording(input: AsyncIterable<Buffer>, opts: ReadOpti
   let lineNo = 0;
   let bytes = 0;
   let lastT = 0;
+  let alt = false;
   let carry: Buffer[] = [];
   let carryLen = 0;
-  let overlong = false; // dropping the rest of a line that is over the limit
+  let overlong = -1; // while dropping a line that is over the limit: its length so far
+  const overlongDone = () => {
+    skip(lineNo, `${formatBytes(overlong)} long, over the ${formatBytes(maxLine)} line limit`);
+    overlong = -1;
+  };
 
   const handleLine = (seg: Buffer, segIndex: () => number, start: number, end: number) => {
     lineNo++;
@@ -161,7 +181,8 @@ export async function readRecording(input: AsyncIterable<Buffer>, opts: ReadOpti
     const t = Math.max(lastT, header.version === 3 ? lastT + Math.max(0, v[0]) : v[0]);
     lastT = t;
     const code = CODES[v[1]] ?? Code.other;
-    const i = events.push(t, code, segIndex(), start, end);
+    const i = events.push(t, code | (alt ? ALT_SCREEN : 0), segIndex(), start, end);
+    if (code === Code.output) alt = altScreenAfter(v[2], alt);
     opts.onEvent?.(i, t, code, v[2]);
   };
 
@@ -174,15 +195,16 @@ export async function readRecording(input: AsyncIterable<Buffer>, opts: ReadOpti
     while (pos < piece.length) {
       const nl = piece.indexOf(10, pos);
       const stop = nl === -1 ? piece.length : nl;
-      if (overlong) {
-        if (nl !== -1) overlong = false;
+      if (overlong >= 0) {
+        overlong += stop - pos;
+        if (nl !== -1) overlongDone();
       } else if (carryLen + (stop - pos) > maxLine) {
         lineNo++;
-        skip(lineNo, `${formatBytes(carryLen + (stop - pos))}${nl === -1 ? ' and more' : ''} long, over the ${formatBytes(maxLine)} line limit`);
         if (!header) throw new BastionError('BAD_RECORDING', `the first line is over ${formatBytes(maxLine)} long: this is not an asciicast recording`);
+        overlong = carryLen + (stop - pos);
         carry = [];
         carryLen = 0;
-        overlong = nl === -1;
+        if (nl !== -1) overlongDone();
       } else if (nl === -1) {
         carry.push(piece.subarray(pos));
         carryLen += piece.length - pos;
@@ -199,6 +221,7 @@ export async function readRecording(input: AsyncIterable<Buffer>, opts: ReadOpti
     }
     await opts.onPiece?.();
   }
+  if (overlong >= 0) overlongDone();
   if (carryLen > 0) {
     const rest = Buffer.concat(carry);
     const before = events.count;

@@ -7,7 +7,7 @@ import { BastionError, describeError } from '../errors.js';
 import { S3ObjectStore } from './s3.js';
 import { objectBase } from './uploader.js';
 
-/** Decompressed size beyond which reading stops (a gzip bomb, or a session far beyond any real one). */
+/** Decompressed size beyond which gunzipping stops (a gzip bomb, or a session far beyond any real one). */
 export const DEFAULT_MAX_BYTES = 1024 ** 3;
 const SESSION_ID = /^s-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
@@ -159,8 +159,9 @@ async function chunkSource(store: S3ObjectStore, base: string, id: string, maxBy
 }
 
 /**
- * Passes bytes through, gunzipping them when they start with the gzip magic, and stops at
- * `maxBytes` of output with an error that says why. Damaged gzip ends the stream with a warning.
+ * Passes bytes through, gunzipping them when they start with the gzip magic and stopping at
+ * `maxBytes` of decompressed output with an error that says why. Damaged gzip ends the stream
+ * with a warning.
  */
 export async function* decode(src: AsyncIterable<Buffer>, maxBytes: number, warn: (message: string) => void): AsyncIterable<Buffer> {
   const it = src[Symbol.asyncIterator]();
@@ -181,15 +182,13 @@ export async function* decode(src: AsyncIterable<Buffer>, maxBytes: number, warn
     if (total > maxBytes) {
       throw new BastionError(
         'BAD_RECORDING',
-        `the recording is larger than ${Math.round(maxBytes / 1024 ** 2)} MiB${gzipped ? ' once decompressed (a gzip bomb, or an extremely long session)' : ''}; pass --max-bytes to allow more`,
+        `the recording is larger than ${Math.round(maxBytes / 1024 ** 2)} MiB once decompressed (a gzip bomb, or an extremely long session); pass --max-bytes to allow more`,
       );
     }
   };
   if (!gzipped) {
-    for await (const piece of rest) {
-      limit(piece.length);
-      yield piece;
-    }
+    // A plain file is as big as it is on disk; what is kept of it is bounded by the reader.
+    yield* rest;
     return;
   }
   const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
