@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
 import { loadConfig, type Config } from '../src/config/load.js';
+import { FileKvStore } from '../src/state/file-kv-store.js';
+import { ReviewStore, reviewsPath, type ReviewItem } from '../src/governance/reviews.js';
 import { parseDuration } from '../src/config/duration.js';
 import { BastionError } from '../src/errors.js';
 import { runner } from '../src/cli/run.js';
@@ -69,8 +72,20 @@ interface ListOptions {
   target?: string;
   since?: number;
   breakGlass?: boolean;
+  unreviewed?: boolean;
   json?: boolean;
   maxBytes?: number;
+}
+
+/** Sessions a reviewer has acted on (approved or flagged), from the bastion's data dir. */
+async function reviewedSessions(config: Config): Promise<Set<string>> {
+  if (!existsSync(config.data_dir)) {
+    throw new BastionError('STATE_IO', `--unreviewed reads the review queue in ${config.data_dir} (data_dir), which is not on this machine: run it on the bastion host`);
+  }
+  const path = reviewsPath(config.data_dir);
+  if (!existsSync(path)) return new Set();
+  const items = await new ReviewStore(new FileKvStore<ReviewItem>(path)).list();
+  return new Set(items.filter((r) => r.status !== 'pending').map((r) => r.session_id));
 }
 
 async function list(o: ListOptions): Promise<number> {
@@ -82,6 +97,7 @@ async function list(o: ListOptions): Promise<number> {
     ...(o.target ? { target: o.target } : {}),
     ...(o.since !== undefined ? { since: now - o.since } : {}),
     ...(o.breakGlass ? { breakGlass: true } : {}),
+    ...(o.unreviewed ? { unreviewedAgainst: await reviewedSessions(config) } : {}),
   }, now);
   if (o.json) {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -134,6 +150,7 @@ program
     return ms;
   })
   .option('--break-glass', 'only break-glass sessions')
+  .option('--unreviewed', 'only break-glass sessions whose review is still pending (reads the data dir: run on the bastion host)')
   .option('--json', 'print JSON instead of a table')
   .option('--max-bytes <MiB>', 'refuse recordings larger than this once decompressed', megabytes)
   .action((o: ListOptions) => run(() => list(o)));

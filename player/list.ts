@@ -28,8 +28,8 @@ export interface ListFilter {
   /** Only sessions that started at or after this time (ms since the epoch). */
   readonly since?: number;
   readonly breakGlass?: boolean;
-  /** Only sessions with these ids (e.g. the ones without a review). */
-  readonly only?: ReadonlySet<string>;
+  /** Only break-glass sessions that no reviewer has acted on: not in this set of reviewed session ids. */
+  readonly unreviewedAgainst?: ReadonlySet<string>;
 }
 
 const CONCURRENCY = 16;
@@ -102,7 +102,7 @@ function matches(r: SessionRow, f: ListFilter): boolean {
   if (f.target !== undefined && r.target !== f.target) return false;
   if (f.breakGlass && !r.breakGlass) return false;
   if (f.since !== undefined && Date.parse(r.started) < f.since) return false;
-  if (f.only && !f.only.has(r.id)) return false;
+  if (f.unreviewedAgainst && (!r.breakGlass || f.unreviewedAgainst.has(r.id))) return false;
   return true;
 }
 

@@ -11,6 +11,7 @@ import { SessionRegistry } from './session/registry.js';
 import { LocalTargetConnector } from './targets/local.js';
 import { SshTargetConnector } from './targets/ssh-upstream.js';
 import { KvGrantStore, type Grant } from './policy/grants.js';
+import { openReviewsForBreakGlass, ReviewStore, reviewsPath, type ReviewItem } from './governance/reviews.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
 import { termiosAvailable } from './targets/termios.js';
@@ -51,6 +52,8 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const totp = new TotpVerifier(new FileKvStore<number>(join(config.data_dir, 'state', 'totp-steps.json')));
   const registry = new SessionRegistry();
   const grants = new KvGrantStore(new FileKvStore<Grant>(join(config.data_dir, 'state', 'grants.json')));
+  const reviews = new ReviewStore(new FileKvStore<ReviewItem>(reviewsPath(config.data_dir)));
+  openReviewsForBreakGlass({ registry, reviews, audit, log, clock, dueAfterMs: config.reviews.due_after });
 
   const connectors = new Map<string, TargetConnector>();
   for (const [name, target] of Object.entries(config.targets)) {

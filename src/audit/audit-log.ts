@@ -27,7 +27,9 @@ export type AuditEventType =
   | 'api.refused'
   | 'recording.uploaded'
   | 'recording.upload_failed'
-  | 'recording.failed';
+  | 'recording.failed'
+  | 'review.opened'
+  | 'review.open_failed';
 
 export interface AuditEvent {
   readonly type: AuditEventType;

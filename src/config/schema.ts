@@ -170,6 +170,12 @@ export const configSchema = z.strictObject({
       max_ttl: duration(60_000, 7 * 86_400_000).default(24 * 3_600_000),
     })
     .prefault({}),
+  reviews: z
+    .strictObject({
+      /** A break-glass session's review is overdue when still pending this long after the session started. */
+      due_after: duration(60_000, 90 * 86_400_000).default(24 * 3_600_000),
+    })
+    .prefault({}),
   recording: z
     .strictObject({
       /** Ed25519 private key (PEM) that signs every recording's manifest. */

@@ -1,9 +1,12 @@
 import type { Principal } from '../auth/types.js';
+import { Emitter } from '../targets/emitter.js';
 
 /** A live session as the registry sees it: enough to list it, check its limits and end it. */
 export interface LiveSession {
   readonly id: string;
   readonly principal: Principal;
+  /** The client's address. */
+  readonly sourceIp: string;
   readonly startedAt: number;
   /** Last keystroke from the client (idle timeout). */
   lastInputAt: number;
@@ -22,6 +25,8 @@ export interface LiveSession {
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly emptyWaiters = new Set<() => void>();
+  /** A session passed its checks and started (audited): governance listens here. Listeners must not throw or block. */
+  readonly started = new Emitter<LiveSession>();
 
   add(s: LiveSession): void {
     this.sessions.set(s.id, s);

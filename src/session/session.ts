@@ -239,6 +239,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     const live: LiveSession = {
       id,
       principal,
+      sourceIp: deps.peer.ip,
       startedAt,
       lastInputAt: startedAt,
       noticeSent: false,
@@ -268,6 +269,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
         return;
       }
       deps.log.info({ ...base, kind: req.kind }, 'session started');
+      deps.registry.started.emit(live);
       recording = await startRecording(req, channel, principal, live, base, connector.shell);
       if (recording === null) return;
       const rec = recording;

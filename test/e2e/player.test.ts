@@ -4,7 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { ROOT, startTestBastion, type TestBastion } from '../helpers/bastion.js';
-import { startPtySsh } from '../helpers/ssh.js';
+import { runSsh, startPtySsh } from '../helpers/ssh.js';
+import { FileKvStore } from '../../src/state/file-kv-store.js';
+import type { ReviewItem } from '../../src/governance/reviews.js';
 import { oathtool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
 import { s3cmd } from '../helpers/s3cmd.js';
@@ -33,7 +35,11 @@ describe('bastion-player on a session recorded through the bastion', () => {
   const tmuxes: Tmux[] = [];
 
   beforeAll(async () => {
-    b = await startTestBastion({ users: ['alice'] });
+    b = await startTestBastion({
+      users: ['alice', 'bob'],
+      targets: { prod: { type: 'local', shell: '/bin/bash' } },
+      roles: { oncall: { standing: ['shell'], break_glass: ['prod'] } },
+    });
     env = { BASTION_S3_ENDPOINT: b.s3Endpoint! };
     const report = join(b.dir, 'report.txt');
     writeFileSync(report, Array.from({ length: 200 }, (_, i) => `row ${i + 1} of the report`).join('\n') + '\n');
@@ -121,16 +127,31 @@ describe('bastion-player on a session recorded through the bastion', () => {
     expect(bad.stdout).toMatch(/^FAILED: .*: chunk \d+ \(bytes \d+-\d+\): content changed/);
   });
 
-  it('list: the session from the bucket\'s manifests, filtered', async () => {
+  it('list: sessions from the bucket\'s manifests, filtered; --unreviewed follows the review queue', async () => {
+    // A break-glass session (bob on prod) opens a review item at once.
+    const bg = await runSsh(b, b.users.bob!, ['echo break-glass-work'], { code: oathtool(b.users.bob!.secret) }, { login: 'bob:prod' });
+    expect(bg.stdout).toBe('break-glass-work\n');
+    const opened = await waitForAudit(b.dataDir, (l) => l.type === 'review.opened' && l.user === 'bob');
+    const bgId = String(opened.session_id);
+    await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded' && l.session_id === bgId, 20_000);
+
     const r = await player(['list', '--config', b.configPath], env);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    const [heading, row] = r.stdout.trim().split('\n');
+    const [heading, ...rows] = r.stdout.trim().split('\n');
     expect(heading).toMatch(/^STARTED \(UTC\)\s+DURATION\s+USER\s+TARGET\s+TICKET\s+BREAK-GLASS\s+SESSION\s+SIGNATURE$/);
-    expect(row).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+0:00:\\d\\d\\s+alice\\s+shell\\s+INC-4242\\s+${sessionId}\\s+valid$`));
-    expect((await player(['list', '--config', b.configPath, '--user', 'bob'], env)).stdout).toBe('no recorded sessions match\n');
-    expect((await player(['list', '--config', b.configPath, '--break-glass'], env)).stdout).toBe('no recorded sessions match\n');
-    const json = JSON.parse((await player(['list', '--config', b.configPath, '--since', '1d', '--json'], env)).stdout) as { id: string }[];
-    expect(json.map((s) => s.id)).toEqual([sessionId]);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+0:00:\\d\\d\\s+bob\\s+prod\\s+INC-4242\\s+YES\\s+${bgId}\\s+valid$`)); // newest first
+    expect(rows[1]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+0:00:\\d\\d\\s+alice\\s+shell\\s+INC-4242\\s+${sessionId}\\s+valid$`));
+    const ids = async (...args: string[]) => (JSON.parse((await player(['list', '--config', b.configPath, '--json', ...args], env)).stdout) as { id: string }[]).map((s) => s.id);
+    expect(await ids('--user', 'alice')).toEqual([sessionId]);
+    expect(await ids('--target', 'prod')).toEqual([bgId]);
+    expect(await ids('--break-glass')).toEqual([bgId]);
+    expect(await ids('--since', '1d')).toEqual([bgId, sessionId]);
+    expect(await ids('--unreviewed')).toEqual([bgId]);
+    // A reviewer approves it (written to the review store as \`bastion review approve\` does): no longer unreviewed.
+    await new FileKvStore<ReviewItem>(join(b.dataDir, 'state', 'reviews.json')).update(bgId, (cur) => ({ ...cur!, status: 'approved', history: [{ at: Date.now(), by: 'carol', action: 'approved', note: 'ok' }] }));
+    expect(await ids('--unreviewed')).toEqual([]);
+    expect((await player(['list', '--config', b.configPath, '--user', 'nobody'], env)).stdout).toBe('no recorded sessions match\n');
   });
 
   it('the TUI in tmux: plays, pauses, seeks, searches, changes speed, shows details, quits', async () => {
@@ -146,15 +167,20 @@ describe('bastion-player on a session recorded through the bastion', () => {
 
     t.send('Home');
     screen = await t.waitFor(/❚❚ 00:00\.0 \//);
-    expect(screen).not.toContain('RED-ALERT');
+    expect(screen).not.toContain('RED-ALERT in colour');
 
     t.send('/');
     t.type('red-alert');
     await t.waitFor(/\/red-alert█/);
     t.send('Enter');
     await t.waitFor(/"red-alert" typed at \d\d:\d\d\.\d/); // first the printf command as it was typed
-    t.send('n');
-    screen = await t.waitFor(/"red-alert" shown at \d\d:\d\d\.\d/); // then its output
+    // `n` goes on to where it was shown: the shell's echo of the command line, then printf's output.
+    for (let i = 0; i < 4 && !/RED-ALERT in colour/.test(screen); i++) {
+      t.send('n');
+      await t.waitFor(/"red-alert" shown at \d\d:\d\d\.\d/);
+      await new Promise((r) => setTimeout(r, 200));
+      screen = t.capture();
+    }
     expect(screen).toContain('RED-ALERT in colour');
     expect(screen).not.toContain('Password:');
 

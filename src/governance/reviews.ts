@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
+import type { KvStore } from '../state/kv-store.js';
+import type { SessionRegistry } from '../session/registry.js';
+
+export type ReviewStatus = 'pending' | 'approved' | 'flagged';
+
+export interface ReviewAction {
+  readonly at: number;
+  readonly by: string;
+  readonly action: 'approved' | 'flagged';
+  readonly note: string;
+}
+
+/** The post-event review of one break-glass session: opened when it starts, closed by a reviewer. */
+export interface ReviewItem {
+  readonly session_id: string;
+  readonly user: string;
+  readonly target: string;
+  readonly ticket: string;
+  readonly reason: string;
+  readonly source_ip: string;
+  readonly opened_at: number;
+  readonly due_at: number;
+  readonly status: ReviewStatus;
+  readonly history: readonly ReviewAction[];
+}
+
+/** Where reviews live: beside the other shared state in the data dir. */
+export function reviewsPath(dataDir: string): string {
+  return join(dataDir, 'state', 'reviews.json');
+}
+
+/** Review items by session id, behind the shared KvStore port (a file on one node, Redis for a fleet). */
+export class ReviewStore {
+  constructor(private readonly kv: KvStore<ReviewItem>) {}
+
+  /** Opens the review of a session; a second call for the same session keeps the first (created: false). */
+  async open(item: Omit<ReviewItem, 'status' | 'history'>): Promise<{ item: ReviewItem; created: boolean }> {
+    let created = false;
+    const stored = await this.kv.update(item.session_id, (cur) => {
+      created = cur === undefined;
+      return cur ?? { ...item, status: 'pending', history: [] };
+    });
+    return { item: stored!, created };
+  }
+
+  get(sessionId: string): Promise<ReviewItem | undefined> {
+    return this.kv.get(sessionId);
+  }
+
+  async list(): Promise<ReviewItem[]> {
+    return (await this.kv.entries()).map(([, r]) => r).sort((a, b) => a.opened_at - b.opened_at);
+  }
+}
+
+/** Pure: a pending review past its due time. */
+export function isOverdue(r: ReviewItem, now: number): boolean {
+  return r.status === 'pending' && r.due_at <= now;
+}
+
+/**
+ * Every break-glass session opens a review item the moment it starts (audited as review.opened).
+ * Never blocks or fails the session: a store error is logged and audited where possible.
+ */
+export function openReviewsForBreakGlass(o: { registry: SessionRegistry; reviews: ReviewStore; audit: AuditSink; log: Logger; clock: Clock; dueAfterMs: number }): void {
+  o.registry.started.on((s) => {
+    if (!s.principal.breakGlass) return;
+    const now = o.clock.now();
+    const p = s.principal;
+    void o.reviews
+      .open({ session_id: s.id, user: p.user, target: p.target, ticket: p.ticket, reason: p.reason, source_ip: s.sourceIp, opened_at: now, due_at: now + o.dueAfterMs })
+      .then((r) => (r.created ? recordOrLog(o.audit, o.log, { type: 'review.opened', session_id: s.id, user: p.user, target: p.target, due_at: new Date(r.item.due_at).toISOString() }) : undefined))
+      .catch((err: unknown) => {
+        o.log.error({ err: err instanceof Error ? err.message : String(err), session_id: s.id }, 'opening the review failed');
+        return recordOrLog(o.audit, o.log, { type: 'review.open_failed', session_id: s.id, user: p.user, error: err instanceof Error ? err.message : String(err) });
+      });
+  });
+}
