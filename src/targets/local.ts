@@ -1,15 +1,19 @@
 import { spawn as spawnChild } from 'node:child_process';
-import { constants, homedir, userInfo } from 'node:os';
+import { constants as os, homedir, userInfo } from 'node:os';
 import { spawn as spawnPty, type IPty } from "node-pty";
 import type { ResolvedLocalTarget } from '../config/targets.js';
 import { BastionError } from '../errors.js';
-import { inputHidden } from './termios.js';
+import { closeSync, constants, openSync } from 'node:fs';
+import { inputHidden, pendingBytes } from './termios.js';
+import { onPtyExit, preparePtyExit } from './pty-exit.js';
 import { Emitter } from './emitter.js';
 import type { ExitInfo, OpenRequest, TargetConnector, TargetStream } from './target.js';
 
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** After a hang-up, how long a target's processes get before the whole group is killed. */
 const KILL_AFTER_MS = 2000;
+/** The longest a finished program's output is drained before the pty is let go. */
+const DRAIN_LIMIT_MS = 1000;
 
 /**
  * Hangs up a process group (the target and everything it started), then kills what is left.
@@ -86,11 +90,23 @@ class PtyStream implements TargetStream {
   private readonly exit = new Emitter<ExitInfo>();
   private readonly proc: IPty;
   private exited = false;
+  /** Our own handle on the pty's slave side, held until the output is drained (see pty-exit.ts). */
+  private slaveFd: number | undefined;
 
   constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
+    const hooked = preparePtyExit();
     this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
+    const internals = this.proc as unknown as { _pty?: string; _fd?: number };
+    if (hooked && internals._pty && onPtyExit(this.proc.pid, () => this.drainThenRelease(internals._fd))) {
+      try {
+        this.slaveFd = openSync(internals._pty, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+      } catch {
+        // the program has already gone; nothing to hold
+      }
+    }
     this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     this.proc.onExit(({ exitCode, signal }) => {
+      this.releaseSlave();
       this.exited = true;
       const name = signal ? signalName(signal) : undefined;
       this.exit.emit(name ? { code: null, signal: name } : { code: exitCode });
@@ -129,6 +145,33 @@ class PtyStream implements TargetStream {
   close(): void {
     // The shell leads its own session and process group in the pty.
     hangUpGroup(this.proc.pid, () => this.exited);
+  }
+
+  /**
+   * The program has exited: read everything it wrote (resuming even if the client is slow; what
+   * is left is at most the kernel's pty buffer), then let go of the slave so the read side ends.
+   */
+  private drainThenRelease(masterFd: number | undefined): void {
+    this.proc.resume();
+    const started = Date.now();
+    let quiet = 0;
+    const check = () => {
+      const pending = masterFd === undefined ? undefined : pendingBytes(masterFd);
+      quiet = pending === 0 ? quiet + 1 : 0;
+      if (pending === undefined || quiet >= 2 || Date.now() - started > DRAIN_LIMIT_MS) this.releaseSlave();
+      else setTimeout(check, 2);
+    };
+    setTimeout(check, 2);
+  }
+
+  private releaseSlave(): void {
+    if (this.slaveFd === undefined) return;
+    try {
+      closeSync(this.slaveFd);
+    } catch {
+      // already closed
+    }
+    this.slaveFd = undefined;
   }
 }
 
@@ -190,6 +233,6 @@ class PipeStream implements TargetStream {
 }
 
 function signalName(num: number): string | undefined {
-  const entry = Object.entries(constants.signals).find(([, n]) => n === num);
+  const entry = Object.entries(os.signals).find(([, n]) => n === num);
   return entry ? entry[0].replace(/^SIG/, '') : undefined;
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 
 interface TermiosAddon {
   inputHidden(fd: number): boolean | null;
+  pending?(fd: number): number;
 }
 
 const require = createRequire(import.meta.url);
@@ -28,4 +29,10 @@ export const termiosAvailable = addon !== undefined;
 export function inputHidden(fd: number): boolean | undefined {
   const r = addon?.inputHidden(fd);
   return r === null ? undefined : r;
+}
+
+/** Bytes waiting to be read on fd (FIONREAD); undefined when unknown. */
+export function pendingBytes(fd: number): number | undefined {
+  const n = addon?.pending?.(fd);
+  return n === undefined || n < 0 ? undefined : n;
 }

@@ -5,6 +5,7 @@
 // and the slave share one termios, so this is the mode the program in the pty has set.
 #include <node_api.h>
 #include <termios.h>
+#include <sys/ioctl.h>
 
 static napi_value InputHidden(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -21,9 +22,27 @@ static napi_value InputHidden(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// pending(fd): bytes waiting to be read on fd (FIONREAD), or -1. On a pty master after the
+// program has exited: the output that has not reached the reader yet.
+static napi_value Pending(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int32_t fd = -1;
+  int n = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || ioctl(fd, FIONREAD, &n) != 0) {
+    n = -1;
+  }
+  napi_create_int32(env, n, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "inputHidden", NAPI_AUTO_LENGTH, InputHidden, NULL, &fn);
   napi_set_named_property(env, exports, "inputHidden", fn);
+  napi_create_function(env, "pending", NAPI_AUTO_LENGTH, Pending, NULL, &fn);
+  napi_set_named_property(env, exports, "pending", fn);
   return exports;
 }
