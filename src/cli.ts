@@ -4,6 +4,7 @@ import { BastionError, describeError } from './errors.js';
 import { runner } from './cli/run.js';
 import { VERSION } from './version.js';
 import { recordingVerify } from './cli/recording.js';
+import { sessionKill, tokenIssue, tokenList, tokenRevoke } from './cli/live.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
 // The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
@@ -69,6 +70,34 @@ recording
   .option('-c, --config <file>', 'config file: trusts its recording keys (and finds the embedded S3 for s3:// URLs)')
   .option('--public-key <pem...>', 'trust this recording public key (PEM) as well')
   .action((ref: string, o: { config?: string; publicKey?: string[] }) => run(() => recordingVerify(ref, o)));
+
+const token = program.command('token').description('viewer tokens for the live view (watching and ending sessions)');
+token
+  .command('issue <name>')
+  .description('issue a token for NAME; printed once, only its hash is stored')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .requiredOption('--role <role>', 'auditor (watch) or moderator (watch and end sessions)')
+  .option('--ttl <duration>', 'how long it is valid (1m to 30d)', '8h')
+  .action((name: string, o: { config: string; role: string; ttl: string }) => run(() => tokenIssue(o.config, name, o)));
+token
+  .command('list')
+  .description('viewer tokens: id, name, role, validity (never the tokens)')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .action((o: { config: string }) => run(() => tokenList(o.config)));
+token
+  .command('revoke <id>')
+  .description('revoke a viewer token by id')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .action((id: string, o: { config: string }) => run(() => tokenRevoke(o.config, id)));
+
+const session = program.command('session').description('live sessions');
+session
+  .command('kill <id>')
+  .description('end a live session; the user sees the reason; audited')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .requiredOption('--reason <text>', 'why (shown to the user)')
+  .option('--by <name>', 'who is ending it (default: your login name)')
+  .action((id: string, o: { config: string; reason: string; by?: string }) => run(() => sessionKill(o.config, id, o)));
 
 const keys = program.command('keys').description('key material');
 keys

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import type { Config } from './config/load.js';
 import type { Logger } from './log.js';
 import { systemClock, type Clock } from './clock.js';
@@ -11,6 +11,9 @@ import { SessionRegistry } from './session/registry.js';
 import { LocalTargetConnector } from './targets/local.js';
 import { SshTargetConnector } from './targets/ssh-upstream.js';
 import { KvGrantStore, type Grant } from './policy/grants.js';
+import { LiveHub } from './live/hub.js';
+import { LiveControl, killRequestsPath, type KillRequest } from './live/control.js';
+import { ViewerTokens, viewerTokensPath, type ViewerToken } from './live/tokens.js';
 import { openReviewsForBreakGlass, ReviewStore, reviewsPath, type ReviewItem } from './governance/reviews.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
@@ -52,6 +55,9 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const totp = new TotpVerifier(new FileKvStore<number>(join(config.data_dir, 'state', 'totp-steps.json')));
   const registry = new SessionRegistry();
   const grants = new KvGrantStore(new FileKvStore<Grant>(join(config.data_dir, 'state', 'grants.json')));
+  const liveHub = new LiveHub({ audit, log, clock });
+  const viewerTokens = new ViewerTokens(new FileKvStore<ViewerToken>(viewerTokensPath(config.data_dir)));
+  const liveControl = new LiveControl({ hub: liveHub, kills: new FileKvStore<KillRequest>(killRequestsPath(config.data_dir)), tokens: viewerTokens, audit, log, clock, intervalMs: config.session.check_interval });
   const reviews = new ReviewStore(new FileKvStore<ReviewItem>(reviewsPath(config.data_dir)));
   openReviewsForBreakGlass({ registry, reviews, audit, log, clock, dueAfterMs: config.reviews.due_after });
 
@@ -79,6 +85,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const recovered = await recordings.recoverAll();
   if (recovered > 0) log.warn({ recovered }, 'sealed recordings left by an earlier run; they are marked incomplete');
   uploader.start();
+  liveControl.start();
 
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
   const server = new SshServer({
@@ -92,11 +99,23 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     registry,
     connectors,
     recordings: options.benchmarkWithoutRecording ? unrecorded : recordings,
+    live: liveHub,
   });
   const address = await server.listen(config.listen.host, config.listen.port);
   const metrics = createMetrics({ registry, uploader, clock });
-  const apiServer = createApiServer({ config, grants, clock, log, audit, metrics, onGrantsChanged: () => enforcer.checkNow() });
-  const api = { server: apiServer, address: await listenApi(apiServer, config.http.host, config.http.port) };
+  const tls = config.http.tls_cert_file && config.http.tls_key_file ? { cert: readFileSync(config.http.tls_cert_file), key: readFileSync(config.http.tls_key_file) } : undefined;
+  const apiService = createApiServer({
+    config,
+    grants,
+    clock,
+    log,
+    audit,
+    metrics,
+    onGrantsChanged: () => enforcer.checkNow(),
+    live: { hub: liveHub, tokens: viewerTokens, audit, log, clock, allowedOrigins: config.http.allowed_origins },
+    ...(tls ? { tls } : {}),
+  });
+  const api = { server: apiService.server, address: await listenApi(apiService.server, config.http.host, config.http.port) };
   log.info({ host: api.address.address, port: api.address.port, grants_api: config.grant_tokens.length > 0 }, 'http api listening');
   enforcer.start();
   await audit.record({ type: 'bastion.start', version: VERSION, listen: `${address.address}:${address.port}`, pid: process.pid });
@@ -108,6 +127,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       log.info({ reason, sessions: registry.size, grace_ms: config.shutdown_grace }, 'draining');
       server.stopAccepting();
       api.server.close();
+      apiService.close();
       const empty = await registry.waitEmpty(config.shutdown_grace);
       if (!empty) {
         log.warn({ sessions: registry.size }, 'grace period over; ending remaining sessions');
@@ -116,6 +136,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       }
       await server.closeAll(2_000);
       enforcer.stop();
+      liveControl.stop();
       // Whatever the sessions left in the spool: upload it now if the store is reachable (else the next start does).
       const uploaded = await uploader.drain(5_000);
       if (!uploaded) log.warn({ pending: uploader.getHealth().pending }, 'recordings left in the spool; they are uploaded at the next start');

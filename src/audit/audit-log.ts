@@ -29,6 +29,12 @@ export type AuditEventType =
   | 'recording.upload_failed'
   | 'recording.failed'
   | 'review.opened'
+  | 'session.watch_started'
+  | 'session.watch_ended'
+  | 'session.terminated'
+  | 'token.issued'
+  | 'token.revoked'
+  | 'live.refused'
   | 'review.open_failed';
 
 export interface AuditEvent {

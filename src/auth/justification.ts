@@ -20,6 +20,16 @@ export type JustificationResult =
  */
 const HOSTILE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
 
+/** Pure: a short free-text reason typed by staff (ending a session, a review note): trimmed text, or why not. */
+export function checkReasonText(raw: unknown, max = 500): { ok: true; text: string } | { ok: false; message: string } {
+  if (typeof raw !== 'string') return { ok: false, message: 'a reason is required' };
+  if (HOSTILE.test(raw)) return { ok: false, message: 'the reason contains control or escape characters; type plain text' };
+  const text = raw.trim().replace(/ {2,}/g, ' ');
+  if (text.length < 3) return { ok: false, message: 'a reason of at least 3 characters is required' };
+  if (text.length > max) return { ok: false, message: `the reason is too long (${text.length} characters); keep it under ${max}` };
+  return { ok: true, text };
+}
+
 /** Pure: checks an incident ticket and a free-text reason; the message tells the user what to fix. */
 export function validateJustification(ticketRaw: string, reasonRaw: string, rules: JustificationRules): JustificationResult {
   const ticket = ticketRaw.trim();

@@ -224,7 +224,13 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8022),
       /** Bearer tokens allowed to create grants, one per line (file mode 0600). */
       grant_token_file: z.string().min(1).optional(),
+      /** TLS for the service (grants API, live view): certificate chain and private key, PEM. */
+      tls_cert_file: z.string().min(1).optional(),
+      tls_key_file: z.string().min(1).optional(),
+      /** Browser origins besides the service's own that may use the live view (e.g. a SOC dashboard). */
+      allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://soc.example.com')).default([]),
     })
+    .refine((h) => (h.tls_cert_file === undefined) === (h.tls_key_file === undefined), { message: 'tls_cert_file and tls_key_file go together' })
     .prefault({}),
   targets: z.record(name, target),
   roles: z.record(name, role).default({}),

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/load.js';
@@ -9,6 +10,8 @@ import { buildGrant, type GrantRequest, type GrantStore } from '../policy/grants
 import type { Secret } from '../secret.js';
 import { describeError } from '../errors.js';
 import type { Registry } from 'prom-client';
+import { attachWatchSockets, type LiveDeps } from '../live/ws-server.js';
+import { handleLiveRoute } from '../live/routes.js';
 
 const MAX_BODY = 16 * 1024;
 
@@ -22,6 +25,10 @@ export interface ApiDeps {
   readonly onGrantsChanged: () => Promise<void>;
   /** Prometheus metrics, served at GET /metrics. */
   readonly metrics: Registry;
+  /** The live view: the page, GET /api/sessions and the watch sockets. */
+  readonly live?: LiveDeps;
+  /** TLS certificate and key (PEM): the service is HTTPS/WSS when given. */
+  readonly tls?: { cert: Buffer; key: Buffer };
 }
 
 /** True when `header` is "Bearer T" for one of `tokens`; compared in constant time. */
@@ -35,17 +42,21 @@ export function bearerMatches(header: string | undefined, tokens: readonly Secre
 }
 
 /**
- * The bastion's HTTP service: GET /metrics (Prometheus), and the grants API a paging system calls
+ * The bastion's HTTP service: GET /metrics (Prometheus); the grants API a paging system calls
  * when an engineer is paged: POST /api/grants, GET /api/grants, DELETE /api/grants/ID, all with a
- * bearer token (off unless tokens are configured).
+ * bearer token (off unless tokens are configured); and the live view (page, GET /api/sessions,
+ * WS /api/sessions/ID/watch) for viewer tokens.
  */
-export function createApiServer(deps: ApiDeps): Server {
-  return createServer((req, res) => {
+export function createApiServer(deps: ApiDeps): { server: Server; close(): void } {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, deps).catch((err) => {
       deps.log.error({ err: describeError(err) }, 'api request failed');
       send(res, 500, { error: 'internal error' });
     });
-  });
+  };
+  const server: Server = deps.tls ? (createTlsServer({ cert: deps.tls.cert, key: deps.tls.key }, onRequest) as unknown as Server) : createServer(onRequest);
+  const sockets = deps.live ? attachWatchSockets(server, deps.live, deps.tls !== undefined) : undefined;
+  return { server, close: () => sockets?.close() };
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<void> {
@@ -56,6 +67,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps):
     res.end(await deps.metrics.metrics());
     return;
   }
+  if (deps.live && (await handleLiveRoute(req, res, deps.live, deps.tls !== undefined))) return;
   if (!url.pathname.startsWith('/api/grants')) return send(res, 404, { error: 'not found' });
   if (deps.config.grant_tokens.length === 0) return send(res, 404, { error: 'the grants API is off: set http.grant_token_file in the config' });
   if (!bearerMatches(req.headers.authorization, deps.config.grant_tokens)) {

@@ -11,6 +11,8 @@ import { envAllowed, MAX_ENV_VARS } from './env.js';
 import { newSessionId } from './ids.js';
 import { pump, sendExit } from './pump.js';
 import { recordingTap } from './recording-tap.js';
+import type { LiveHub } from '../live/hub.js';
+import type { LiveFeed } from '../live/feed.js';
 import type { ActiveRecording, RecordingService } from '../recording/service.js';
 import type { LiveSession, SessionRegistry } from './registry.js';
 import { printable } from '../auth/login-name.js';
@@ -31,6 +33,8 @@ export interface SessionDeps {
   readonly envAllow: readonly string[];
   readonly recordings: RecordingService;
   readonly recordingPolicy: { readonly breakGlassWithoutRecording: boolean };
+  /** Live viewers: every session is offered to the shadowing service. */
+  readonly live?: LiveHub;
   /** False while the node drains: no new sessions start. */
   readonly accepting: () => boolean;
 }
@@ -236,6 +240,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     let endReason: string | undefined;
     /** undefined: not recorded (a break-glass session the config lets go on without); null: refused. */
     let recording: ActiveRecording | undefined | null;
+    let feed: LiveFeed | undefined;
     const live: LiveSession = {
       id,
       principal,
@@ -245,11 +250,13 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       noticeSent: false,
       notify: (message) => {
         recording?.marker(message);
+        feed?.marker(message);
         say(channel, `\r\n[bastion] ${message}\r\n`);
       },
       terminate: (message, reason) => {
         endReason ??= reason;
         recording?.marker(`terminated: ${message}`);
+        feed?.marker(`terminated: ${message}`);
         say(channel, `\r\n[bastion] ${message}\r\n`);
         stream?.close();
       },
@@ -270,10 +277,14 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       }
       deps.log.info({ ...base, kind: req.kind }, 'session started');
       deps.registry.started.emit(live);
+      feed = deps.live?.open(live, pty?.cols ?? 80, pty?.rows ?? 24, principal.via);
       recording = await startRecording(req, channel, principal, live, base, connector.shell);
       if (recording === null) return;
       const rec = recording;
-      onResize = (c, r) => rec?.resize(c, r);
+      onResize = (c, r) => {
+        rec?.resize(c, r);
+        feed?.resize(c, r);
+      };
       try {
         stream = await connector.open({ kind: req.kind, ...(req.command !== undefined ? { command: req.command } : {}), ...(pty ? { pty } : {}), env, user: principal.user });
       } catch (err) {
@@ -285,12 +296,14 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       }
       // Ended (shutdown, revocation) or abandoned by the client while the target was opening.
       if (endReason !== undefined || closedEarly.value) stream.close();
-      const result = await pump(channel, stream, recordingTap(recording, stream, () => (live.lastInputAt = deps.clock.now())));
+      const sinks = [recording, feed].filter((x) => x !== undefined);
+      const result = await pump(channel, stream, recordingTap(sinks, stream, () => (live.lastInputAt = deps.clock.now())));
       const status = result.exit?.signal ? `signal ${result.exit.signal}` : `exit status ${result.exit?.code ?? 'unknown'}`;
       await recording?.finish(`${endReason ?? (result.clientClosed ? 'client disconnected' : 'target exited')}, ${status}`).catch((err: unknown) => {
         // Stays in the spool: the next start seals and uploads it as incomplete.
         deps.log.error({ ...base, err: describeError(err) }, 'sealing the recording failed');
       });
+      feed?.end({ exit_code: result.exit?.code ?? null, signal: result.exit?.signal ?? null, reason: endReason ?? (result.clientClosed ? 'client disconnected' : 'target exited') });
       await audit({
         type: 'session.end',
         ...base,
@@ -302,6 +315,8 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
       deps.log.info({ ...base, exit_code: result.exit?.code ?? null, signal: result.exit?.signal, reason: endReason }, 'session ended');
     } finally {
       notices.dispose();
+      feed?.end({ exit_code: null, signal: null, reason: endReason ?? 'session closed' }); // no-op when it already ended
+      deps.live?.close(id);
       deps.registry.remove(id);
     }
   }

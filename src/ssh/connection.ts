@@ -6,6 +6,7 @@ import type { AuthRequest, AuthResult, Login, Prompter } from '../auth/types.js'
 import { handleSession } from '../session/session.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { TargetConnector } from '../targets/target.js';
+import type { LiveHub } from '../live/hub.js';
 import type { RecordingService } from '../recording/service.js';
 import { describeError } from '../errors.js';
 import { printable } from '../auth/login-name.js';
@@ -23,6 +24,8 @@ export interface ConnectionDeps extends LoginDeps {
   readonly connectors: ReadonlyMap<string, TargetConnector>;
   readonly accepting: () => boolean;
   readonly recordings: RecordingService;
+  /** Live viewers (the shadowing service). */
+  readonly live?: LiveHub;
   /** Called once when the connection is no longer pending login (logged in or gone). */
   readonly onSettled: () => void;
 }
@@ -101,6 +104,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
       registry: deps.registry,
       envAllow: deps.config.session.env_allow,
       recordings: deps.recordings,
+      ...(deps.live ? { live: deps.live } : {}),
       recordingPolicy: { breakGlassWithoutRecording: deps.config.recording.break_glass_without_recording },
       accepting: deps.accepting,
     });

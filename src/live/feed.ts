@@ -1,0 +1,207 @@
+import { Screen } from '../recording/screen.js';
+import type { ViewerRole } from './tokens.js';
+
+/** What the hub needs from a watcher's connection (a websocket, or a fake in tests). */
+export interface ViewerPort {
+  readonly name: string;
+  readonly role: ViewerRole;
+  /** Bytes handed to the connection and not yet written to the network. */
+  buffered(): number;
+  sendOutput(chunk: Buffer): void;
+  sendJson(message: object): void;
+  close(code: number, reason: string): void;
+}
+
+/** A session as viewers see it. */
+export interface SessionSummary {
+  readonly id: string;
+  readonly user: string;
+  readonly target: string;
+  readonly ticket: string;
+  readonly reason: string;
+  readonly break_glass: boolean;
+  readonly via: string;
+  readonly source_ip: string;
+  readonly started_at: string;
+}
+
+/** Output kept for rebuilding the current screen; enough for any screen a program draws. */
+export const TAIL_BYTES = 2 * 1024 * 1024;
+/** A viewer with this much unsent is behind: it stops getting output until it catches up. */
+export const VIEWER_HIGH_WATER = 1024 * 1024;
+/** ...and gets a fresh screen once it is down to this. */
+export const VIEWER_LOW_WATER = 64 * 1024;
+const RESYNC_CHECK_MS = 50;
+
+interface ViewerState {
+  readonly port: ViewerPort;
+  /** 'live' gets every frame; 'syncing' queues them until its screen is sent; 'behind' gets nothing. */
+  state: 'live' | 'syncing' | 'behind';
+  queue: (Buffer | object)[];
+  queued: number;
+}
+
+/**
+ * One live session's fan-out: output, typed input (redacted like recordings), resizes and markers
+ * go to every viewer as they happen; a viewer joining late, or one that fell behind, first gets
+ * the current screen, rebuilt from the last output. Nothing here ever waits for a viewer: a slow
+ * one is cut off from output and resynchronised when it drains.
+ */
+export class LiveFeed {
+  private readonly viewers = new Set<ViewerState>();
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private hiddenBytes = 0;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(
+    readonly summary: SessionSummary,
+    private cols: number,
+    private rows: number,
+  ) {}
+
+  get size(): { cols: number; rows: number } {
+    return { cols: this.cols, rows: this.rows };
+  }
+
+  viewerNames(): string[] {
+    return [...this.viewers].map((v) => v.port.name);
+  }
+
+  output(chunk: Buffer): void {
+    this.tail.push(chunk);
+    this.tailBytes += chunk.length;
+    while (this.tailBytes - this.tail[0]!.length >= TAIL_BYTES) this.tailBytes -= this.tail.shift()!.length;
+    if (this.viewers.size === 0) return;
+    for (const v of this.viewers) {
+      if (v.state === 'live') {
+        if (v.port.buffered() > VIEWER_HIGH_WATER) this.fallBehind(v);
+        else v.port.sendOutput(chunk);
+      } else if (v.state === 'syncing') this.enqueue(v, chunk);
+    }
+  }
+
+  /** Typed input; while the terminal hides it, only its length per line (as in recordings). */
+  input(chunk: Buffer, hidden: boolean): void {
+    if (!hidden) {
+      this.endHidden();
+      this.broadcast({ type: 'input', data: chunk.toString('utf8') });
+      return;
+    }
+    this.hiddenBytes += chunk.length;
+    if (chunk.includes(0x0d) || chunk.includes(0x0a)) this.endHidden();
+  }
+
+  resize(cols: number, rows: number): void {
+    this.cols = cols;
+    this.rows = rows;
+    this.broadcast({ type: 'resize', cols, rows });
+  }
+
+  marker(label: string): void {
+    this.broadcast({ type: 'marker', label });
+  }
+
+  /** Adds a viewer: it gets `hello` with the current screen, then every frame. */
+  join(port: ViewerPort, extra: object): void {
+    const v: ViewerState = { port, state: 'syncing', queue: [], queued: 0 };
+    this.viewers.add(v);
+    void this.sendScreen(v, (screen) => ({ type: 'hello', session: this.summary, ...screen, ...extra }));
+    this.broadcast({ type: 'viewers', viewers: this.viewerNames() });
+  }
+
+  leave(port: ViewerPort): boolean {
+    for (const v of this.viewers) {
+      if (v.port !== port) continue;
+      this.viewers.delete(v);
+      this.broadcast({ type: 'viewers', viewers: this.viewerNames() });
+      return true;
+    }
+    return false;
+  }
+
+  /** The session is over: every viewer gets the end frame and is closed normally. */
+  end(info: { exit_code: number | null; signal: string | null; reason: string }): void {
+    if (this.ended) return;
+    this.endHidden();
+    this.ended = true;
+    for (const v of this.viewers) {
+      const frame = { type: 'end', ...info };
+      if (v.state === 'syncing') this.enqueue(v, frame);
+      else v.port.sendJson(frame);
+      if (v.state !== 'syncing') v.port.close(1000, 'session ended');
+    }
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+  }
+
+  /** The current screen, rebuilt from the retained output. */
+  async screen(): Promise<{ cols: number; rows: number; screen: string }> {
+    const s = new Screen(this.cols, this.rows);
+    try {
+      // The tail starts wherever the cut fell: reset attributes so a colour half-set there does not leak.
+      await s.write('\x1b[0m' + Buffer.concat(this.tail).toString('utf8'));
+      const snap = s.snapshot();
+      return { cols: snap.cols, rows: snap.rows, screen: snap.data };
+    } finally {
+      s.dispose();
+    }
+  }
+
+  private broadcast(frame: object): void {
+    for (const v of this.viewers) {
+      if (v.state === 'live') v.port.sendJson(frame);
+      else if (v.state === 'syncing') this.enqueue(v, frame);
+    }
+  }
+
+  private enqueue(v: ViewerState, item: Buffer | object): void {
+    v.queue.push(item);
+    v.queued += Buffer.isBuffer(item) ? item.length : 64;
+    if (v.queued > VIEWER_HIGH_WATER) this.fallBehind(v);
+  }
+
+  private fallBehind(v: ViewerState): void {
+    v.state = 'behind';
+    v.queue = [];
+    v.queued = 0;
+    this.resyncTimer ??= setInterval(() => this.resync(), RESYNC_CHECK_MS);
+  }
+
+  private resync(): void {
+    let behind = 0;
+    for (const v of this.viewers) {
+      if (v.state !== 'behind') continue;
+      if (v.port.buffered() > VIEWER_LOW_WATER) behind++;
+      else void this.sendScreen(v, (screen) => ({ type: 'screen', reason: 'you fell behind; this is the screen now', ...screen }));
+    }
+    if (behind === 0 && this.resyncTimer) {
+      clearInterval(this.resyncTimer);
+      this.resyncTimer = undefined;
+    }
+  }
+
+  /** Sends a screen frame, then what arrived while it was being built, then goes live. */
+  private async sendScreen(v: ViewerState, frame: (screen: { cols: number; rows: number; screen: string }) => object): Promise<void> {
+    v.state = 'syncing';
+    v.queue = [];
+    v.queued = 0;
+    const screen = await this.screen();
+    if (!this.viewers.has(v) || v.state !== 'syncing') return; // left, or fell behind again meanwhile
+    v.port.sendJson(frame(screen));
+    for (const item of v.queue) {
+      if (Buffer.isBuffer(item)) v.port.sendOutput(item);
+      else v.port.sendJson(item);
+    }
+    v.queue = [];
+    v.queued = 0;
+    v.state = 'live';
+    if (this.ended) v.port.close(1000, 'session ended');
+  }
+
+  private endHidden(): void {
+    if (this.hiddenBytes === 0) return;
+    this.broadcast({ type: 'input', redacted: this.hiddenBytes });
+    this.hiddenBytes = 0;
+  }
+}
