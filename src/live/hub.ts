@@ -16,7 +16,7 @@ export interface LiveSessionInfo extends SessionSummary {
  * the recording gets a marker (both through the session's notify) and the audit log a line.
  */
 export class LiveHub {
-  private readonly feeds = new Map<string, { feed: LiveFeed; live: LiveSession }>();
+  private readonly feeds = new Map<string, { feed: LiveFeed; live: LiveSession; watchers: Map<ViewerPort, string> }>();
 
   constructor(private readonly deps: { audit: AuditSink; log: Logger; clock: Clock }) {}
 
@@ -27,12 +27,15 @@ export class LiveHub {
       cols,
       rows,
     );
-    this.feeds.set(live.id, { feed, live });
+    this.feeds.set(live.id, { feed, live, watchers: new Map() });
     return feed;
   }
 
+  /** The session is gone: whoever still watched it stops watching (audited). */
   close(id: string): void {
+    const entry = this.feeds.get(id);
     this.feeds.delete(id);
+    for (const [port, ip] of entry?.watchers ?? []) this.auditWatch('session.watch_ended', id, port, ip, entry!.live);
   }
 
   list(): LiveSessionInfo[] {
@@ -47,16 +50,24 @@ export class LiveHub {
     const entry = this.feeds.get(id);
     if (!entry) return false;
     entry.feed.join(port, { viewer: { name: port.name, role: port.role } });
+    entry.watchers.set(port, ip);
     entry.live.notify(`security: ${port.name} is watching this session`);
-    void recordOrLog(this.deps.audit, this.deps.log, { type: 'session.watch_started', session_id: id, viewer: port.name, role: port.role, ip, user: entry.live.principal.user });
+    this.auditWatch('session.watch_started', id, port, ip, entry.live);
     return true;
   }
 
-  unwatch(id: string, port: ViewerPort, ip: string): void {
+  unwatch(id: string, port: ViewerPort): void {
     const entry = this.feeds.get(id);
-    if (!entry?.feed.leave(port)) return;
+    const ip = entry?.watchers.get(port);
+    if (!entry || ip === undefined) return;
+    entry.watchers.delete(port);
+    entry.feed.leave(port);
     entry.live.notify(`security: ${port.name} stopped watching this session`);
-    void recordOrLog(this.deps.audit, this.deps.log, { type: 'session.watch_ended', session_id: id, viewer: port.name, role: port.role, ip, user: entry.live.principal.user });
+    this.auditWatch('session.watch_ended', id, port, ip, entry.live);
+  }
+
+  private auditWatch(type: 'session.watch_started' | 'session.watch_ended', id: string, port: ViewerPort, ip: string, live: LiveSession): void {
+    void recordOrLog(this.deps.audit, this.deps.log, { type, session_id: id, viewer: port.name, role: port.role, ip, user: live.principal.user });
   }
 
   /** A moderator ends a session: the user sees who and why; audited before the session closes. */

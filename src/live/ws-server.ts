@@ -93,7 +93,7 @@ function serveViewer(ws: WebSocket, id: string, name: string, role: ViewerRole, 
   ws.on('error', () => undefined); // too-big messages and resets end in 'close'
   ws.on('close', () => {
     clearInterval(ping);
-    deps.hub.unwatch(id, port, ip);
+    deps.hub.unwatch(id, port);
   });
   ws.on('message', (data, isBinary) => {
     let msg: { type?: unknown; reason?: unknown };
