@@ -64,7 +64,7 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
   }
 
   beforeAll(async () => {
-    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin'] });
+    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace'] });
     auditor = cli('token', 'issue', 'carol', '--role', 'auditor', '--ttl', '1h');
     moderator = cli('token', 'issue', 'mallory', '--role', 'moderator', '--ttl', '1h');
     expect(auditor).toMatch(/^bvt_[\w-]{43}$/);
@@ -173,5 +173,46 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
     await second.p.exited;
     await waitForAudit(b.dataDir, (l) => l.type === 'session.terminated' && l.session_id === second.id && l.by === 'cli:secops');
     expect(() => cli('session', 'kill', second.id, '--reason', 'again')).toThrow(/no bastion answered for session/);
+  });
+
+  it('50 viewers on one session all get every frame in order', async () => {
+    const { p, id } = await session('frank');
+    const viewers = Array.from({ length: 50 }, () => watch(id, auditor));
+    for (const v of viewers) await v.waitFor(() => v.json('hello').length === 1);
+    p.write('for i in $(seq 1 2000); do echo "line-$i of the fan-out test"; done; echo FANOUT-$((6*7))\r');
+    await p.waitFor(/FANOUT-42\r\n/, 20_000);
+    p.write('exit 3\r');
+    expect(await p.exited).toBe(3);
+    for (const v of viewers) {
+      await v.waitFor(() => v.json('end').length === 1);
+      const out = v.output();
+      const numbers = [...out.matchAll(/line-(\d+) of the fan-out test\r\n/g)].map((m) => Number(m[1]));
+      expect(numbers).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+      expect(v.json('end')[0]).toMatchObject({ exit_code: 3 });
+    }
+  });
+
+  it('a viewer that reads nothing never slows the session or the others, and gets a fresh screen when it catches up', async () => {
+    const { p, id } = await session('grace');
+    const stalled = watch(id, auditor);
+    const healthy = watch(id, auditor);
+    for (const v of [stalled, healthy]) await v.waitFor(() => v.json('hello').length === 1);
+    (stalled.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const started = Date.now();
+    p.write('head -c 30000000 /dev/zero | tr "\\0" "x" | fold -w 100; echo BULK-$((6*7))\r');
+    await p.waitFor(/BULK-42\r\n/, 60_000);
+    const bulkMs = Date.now() - started;
+    await healthy.waitFor(() => healthy.output().includes('BULK-42'), 20_000);
+    expect(bulkMs).toBeLessThan(30_000);
+    // The stalled one was cut off from output (bounded buffers), not the session.
+    (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await stalled.waitFor(() => stalled.json('screen').length >= 1, 20_000);
+    expect(stalled.json('screen').at(-1)).toMatchObject({ reason: 'you fell behind; this is the screen now', cols: 90, rows: 24 });
+    expect(stalled.output().length).toBeLessThan(30_000_000);
+    p.write('echo after-resync\r');
+    await stalled.waitFor(() => stalled.output().includes('after-resync'));
+    p.write('exit\r');
+    await p.exited;
+    await stalled.waitFor(() => stalled.json('end').length === 1);
   });
 });
