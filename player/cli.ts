@@ -14,6 +14,7 @@ import { catMode, keystrokesMode, screenAtMode, verifyMode } from './modes.js';
 import { formatTable, listSessions } from './list.js';
 import { runListUi } from './list-ui.js';
 import { runPlayerUi } from './ui.js';
+import { watchMode } from './watch.js';
 import { parseTime } from './format.js';
 import { SPEEDS } from './playback.js';
 
@@ -159,6 +160,14 @@ program
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
 });
+
+program
+  .command('watch')
+  .description('watch a live session in this terminal (read-only; q stops watching)')
+  .argument('<session>', 'the live session id (see GET /api/sessions or the web page)')
+  .requiredOption('--url <url>', 'the bastion\'s live service, e.g. http://127.0.0.1:8022')
+  .option('--token <token>', 'viewer token (or BASTION_VIEWER_TOKEN)')
+  .action((id: string, o: { url: string; token?: string }) => run(() => watchMode(id, o)));
 
 process.on('uncaughtException', (err) => {
   process.stderr.write(`bastion-player: internal error: ${err instanceof Error ? err.message : String(err)}\n`);

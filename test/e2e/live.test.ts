@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CLI, startTestBastion, type TestBastion } from '../helpers/bastion.js';
+import { CLI, ROOT, startTestBastion, type TestBastion } from '../helpers/bastion.js';
 import { startPtySsh, type PtySsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
 import { Screen } from '../../src/recording/screen.js';
+import { startTmux } from '../helpers/tmux.js';
 import { FileKvStore } from '../../src/state/file-kv-store.js';
 import type { ViewerToken } from '../../src/live/tokens.js';
 
@@ -64,7 +65,7 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
   }
 
   beforeAll(async () => {
-    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace'] });
+    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'] });
     auditor = cli('token', 'issue', 'carol', '--role', 'auditor', '--ttl', '1h');
     moderator = cli('token', 'issue', 'mallory', '--role', 'moderator', '--ttl', '1h');
     expect(auditor).toMatch(/^bvt_[\w-]{43}$/);
@@ -214,5 +215,28 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
     p.write('exit\r');
     await p.exited;
     await stalled.waitFor(() => stalled.json('end').length === 1);
+  });
+
+  it('bastion-player watch shows the session in a terminal, live, until it ends', async () => {
+    const { p, id } = await session('heidi');
+    p.write('echo ALREADY-ON-SCREEN-$((40+2))\r');
+    await p.waitFor(/ALREADY-ON-SCREEN-42\r\n/);
+    const t = startTmux(`node ${join(ROOT, 'dist/player/cli.js')} watch ${id} --url http://127.0.0.1:${b.httpPort}; echo "watch exited $?"; sleep 30`, { cols: 90, rows: 26, env: { BASTION_VIEWER_TOKEN: auditor } });
+    try {
+      await t.waitFor(/ALREADY-ON-SCREEN-42/);
+      p.write('echo LIVE-NOW-$((6*7))\r');
+      await t.waitFor(/LIVE-NOW-42/);
+      p.write('exit 5\r');
+      await p.exited;
+      await t.waitFor(/bastion-player: the session ended: target exited, exit status 5\s+watch exited 0/);
+    } finally {
+      t.kill();
+    }
+    const bad = startTmux(`node ${join(ROOT, 'dist/player/cli.js')} watch ${id} --url http://127.0.0.1:${b.httpPort} --token bvt_wrong-token-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; echo "watch exited $?"; sleep 30`);
+    try {
+      await bad.waitFor(/bastion-player: refused \(401\): the token is missing, wrong, expired or revoked[^]*watch exited 1/);
+    } finally {
+      bad.kill();
+    }
   });
 });
