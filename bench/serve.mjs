@@ -6,5 +6,5 @@ import { silentLogger } from '../dist/src/log.js';
 
 const [configPath, flag] = process.argv.slice(2);
 const bastion = await startBastion(loadConfig(configPath), silentLogger(), undefined, { benchmarkWithoutRecording: flag === '--unrecorded' });
-process.stdout.write(JSON.stringify({ port: bastion.ssh.port }) + '\n');
+process.stdout.write(JSON.stringify({ port: bastion.ssh.port, http: bastion.http.port }) + '\n');
 process.on('SIGTERM', () => void bastion.stop('bench over').then(() => process.exit(0)));
