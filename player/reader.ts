@@ -65,21 +65,6 @@ export class EventTable {
     const line = this.segments[this.segs[i]!]!.toString('utf8', this.starts[i]!, this.ends[i]!);
     return (JSON.parse(line) as [number, string, unknown])[2] as string;
   }
-  /** The index of the last event at or before `t` (-1 when none). */
-  indexAt(t: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.times[mid]! <= t) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
-  }
-
   /** @internal */ addSegment(b: Buffer): number {
     this.segments.push(b);
     return this.segments.length - 1;

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { BastionError } from '../src/errors.js';
 import { visible } from './format.js';
+import { TerminalFilter } from './terminal-filter.js';
 
 const REFUSED: Record<number, string> = {
   401: 'the token is missing, wrong, expired or revoked (bastion token issue NAME --role auditor)',
@@ -31,14 +32,21 @@ export async function watchMode(id: string, o: { url: string; token?: string }):
     };
     ws.on('unexpected-response', (_req, res) => finish(1, `refused (${res.statusCode}): ${REFUSED[res.statusCode ?? 0] ?? 'unexpected answer'}`));
     ws.on('error', (err) => finish(1, `cannot reach ${o.url}: ${err.message}`));
+    const filter = new TerminalFilter();
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return void out.write(data as Buffer);
-      const m = JSON.parse(data.toString()) as Record<string, unknown> & { session?: Record<string, unknown> };
+      if (isBinary) return void out.write(filter.filter(data as Buffer));
+      let m: Record<string, unknown> & { session?: Record<string, unknown> };
+      try {
+        m = JSON.parse(data.toString()) as typeof m;
+      } catch {
+        return ws.close(1003, 'the server sent a frame that is not JSON');
+      }
       if (m.type === 'hello' || m.type === 'screen') {
         entered = true;
         const s = m.session ?? {};
         if (m.type === 'hello') out.write(`\x1b]2;watching ${visible(String(s.user))} on ${visible(String(s.target))} (${visible(String(s.ticket))})\x07`);
-        out.write(`\x1b[?1049h\x1b[H\x1b[2J\x1b[0m${String(m.screen)}`);
+        out.write('\x1b[?1049h\x1b[H\x1b[2J\x1b[0m');
+        out.write(new TerminalFilter().filter(Buffer.from(String(m.screen))));
       } else if (m.type === 'end') {
         ending = `the session ended: ${visible(String(m.reason))}${m.exit_code !== null ? `, exit status ${String(m.exit_code)}` : ''}`;
       }

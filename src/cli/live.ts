@@ -4,11 +4,11 @@ import { parseDuration } from '../config/duration.js';
 import { BastionError } from '../errors.js';
 import { FileKvStore } from '../state/file-kv-store.js';
 import { checkReasonText } from '../auth/justification.js';
-import { VIEWER_ROLES, ViewerTokens, viewerTokensPath, type ViewerRole, type ViewerToken } from '../live/tokens.js';
+import { isSessionId } from '../storage/recording-source.js';
+import { VIEWER_NAME, VIEWER_ROLES, ViewerTokens, viewerTokensPath, type ViewerRole, type ViewerToken } from '../live/tokens.js';
 import { killRequestsPath, newKillRequest, type KillRequest } from '../live/control.js';
 
 const MAX_TOKEN_TTL = 30 * 86_400_000;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 function tokensFor(configFile: string): ViewerTokens {
   return new ViewerTokens(new FileKvStore<ViewerToken>(viewerTokensPath(loadConfig(configFile).data_dir)));
@@ -16,7 +16,7 @@ function tokensFor(configFile: string): ViewerTokens {
 
 /** `bastion token issue NAME --role auditor|moderator --ttl 8h`: prints the token once; only its hash is kept. */
 export async function tokenIssue(configFile: string, name: string, o: { role: string; ttl: string }): Promise<number> {
-  if (!NAME.test(name)) throw new BastionError('CONFIG_INVALID', `"${name.slice(0, 64)}" is not a name: letters, digits and . _ @ - (the viewer's name, shown to the watched user)`);
+  if (!VIEWER_NAME.test(name)) throw new BastionError('CONFIG_INVALID', `"${name.slice(0, 64)}" is not a name: letters, digits and . _ @ - (the viewer's name, shown to the watched user)`);
   if (!VIEWER_ROLES.includes(o.role as ViewerRole)) throw new BastionError('CONFIG_INVALID', `--role must be auditor (watch) or moderator (watch and end sessions), not "${o.role.slice(0, 32)}"`);
   const ttl = parseDuration(o.ttl);
   if (ttl === undefined || ttl < 60_000 || ttl > MAX_TOKEN_TTL) throw new BastionError('CONFIG_INVALID', `--ttl must be a duration from 1m to 30d, such as 8h`);
@@ -55,9 +55,11 @@ export async function sessionKill(configFile: string, id: string, o: { reason?: 
   const config = loadConfig(configFile);
   const reason = checkReasonText(o.reason);
   if (!reason.ok) throw new BastionError('CONFIG_INVALID', `--reason: ${reason.message} (the user is shown it)`);
-  if (!/^s-\d{8}T\d{6}Z-[0-9a-f]{8}$/.test(id)) throw new BastionError('CONFIG_INVALID', `"${id.slice(0, 64)}" is not a session id (s-YYYYMMDDTHHMMSSZ-xxxxxxxx)`);
+  const by = o.by ?? userInfo().username;
+  if (!VIEWER_NAME.test(by)) throw new BastionError('CONFIG_INVALID', `--by: "${by.slice(0, 64)}" is not a name: letters, digits and . _ @ - (the user is shown it)`);
+  if (!isSessionId(id)) throw new BastionError('CONFIG_INVALID', `"${id.slice(0, 64)}" is not a session id (s-YYYYMMDDTHHMMSSZ-xxxxxxxx)`);
   const kills = new FileKvStore<KillRequest>(killRequestsPath(config.data_dir));
-  const req = newKillRequest(id, reason.text, `cli:${o.by ?? userInfo().username}`, Date.now());
+  const req = newKillRequest(id, reason.text, `cli:${by}`, Date.now());
   await kills.update(req.id, () => req);
   const deadline = Date.now() + (o.wait ?? 5_000);
   while (Date.now() < deadline) {

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import type { KvStore } from '../state/kv-store.js';
+import { describeError } from '../errors.js';
 import type { SessionRegistry } from '../session/registry.js';
 
 export type ReviewStatus = 'pending' | 'approved' | 'flagged';
@@ -74,8 +75,8 @@ export function openReviewsForBreakGlass(o: { registry: SessionRegistry; reviews
       .open({ session_id: s.id, user: p.user, target: p.target, ticket: p.ticket, reason: p.reason, source_ip: s.sourceIp, opened_at: now, due_at: now + o.dueAfterMs })
       .then((r) => (r.created ? recordOrLog(o.audit, o.log, { type: 'review.opened', session_id: s.id, user: p.user, target: p.target, due_at: new Date(r.item.due_at).toISOString() }) : undefined))
       .catch((err: unknown) => {
-        o.log.error({ err: err instanceof Error ? err.message : String(err), session_id: s.id }, 'opening the review failed');
-        return recordOrLog(o.audit, o.log, { type: 'review.open_failed', session_id: s.id, user: p.user, error: err instanceof Error ? err.message : String(err) });
+        o.log.error({ err: describeError(err), session_id: s.id }, 'opening the review failed');
+        return recordOrLog(o.audit, o.log, { type: 'review.open_failed', session_id: s.id, user: p.user, error: describeError(err) });
       });
   });
 }

@@ -5,7 +5,9 @@ import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import type { KvStore } from '../state/kv-store.js';
 import type { LiveHub } from './hub.js';
-import type { ViewerTokens } from './tokens.js';
+import { VIEWER_NAME, type ViewerTokens } from './tokens.js';
+import { checkReasonText } from '../auth/justification.js';
+import { describeError } from '../errors.js';
 
 /** `bastion session kill`: a request the CLI leaves in the shared state, carried out by the node running the session. */
 export interface KillRequest {
@@ -59,7 +61,14 @@ export class LiveControl {
         }
         if (!this.deps.hub.has(k.session_id)) continue; // another node's session, or already over
         await this.deps.kills.update(key, (cur) => (cur ? { ...cur, done_at: now } : cur));
-        await this.deps.hub.terminate(k.session_id, k.by, k.reason);
+        // Shared state is checked again before its text reaches a user's terminal.
+        const reason = checkReasonText(k.reason);
+        const by = /^cli:/.test(String(k.by)) && VIEWER_NAME.test(String(k.by).slice(4)) ? k.by : undefined;
+        if (!reason.ok || !by) {
+          this.deps.log.warn({ request: k.id }, 'a session kill request with an invalid reason or requester was ignored');
+          continue;
+        }
+        await this.deps.hub.terminate(k.session_id, by, reason.text);
       }
       for (const t of await this.deps.tokens.list()) {
         if (t.audited === undefined) {
@@ -72,7 +81,7 @@ export class LiveControl {
         }
       }
     } catch (err) {
-      this.deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'live control check failed');
+      this.deps.log.error({ err: describeError(err) }, 'live control check failed');
     } finally {
       this.running = false;
     }

@@ -1,4 +1,4 @@
-import { Screen } from '../recording/screen.js';
+import { ScreenTail, type RebuiltScreen } from './screen-tail.js';
 import type { ViewerRole } from './tokens.js';
 
 /** What the hub needs from a watcher's connection (a websocket, or a fake in tests). */
@@ -25,8 +25,6 @@ export interface SessionSummary {
   readonly started_at: string;
 }
 
-/** Output kept for rebuilding the current screen; enough for any screen a program draws. */
-export const TAIL_BYTES = 2 * 1024 * 1024;
 /** A viewer with this much unsent is behind: it stops getting output until it catches up. */
 export const VIEWER_HIGH_WATER = 1024 * 1024;
 /** ...and gets a fresh screen once it is down to this. */
@@ -45,6 +43,10 @@ interface ViewerState {
   state: 'live' | 'syncing' | 'behind';
   queue: (Buffer | object)[];
   queued: number;
+  /** The `hello` frame still to be sent (until its first screen goes out). */
+  hello?: object;
+  /** Counts screen syncs: a sync overtaken by a newer one drops its result. */
+  sync: number;
 }
 
 /**
@@ -55,8 +57,7 @@ interface ViewerState {
  */
 export class LiveFeed {
   private readonly viewers = new Set<ViewerState>();
-  private tail: Buffer[] = [];
-  private tailBytes = 0;
+  private readonly tail: ScreenTail;
   private hiddenBytes = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -69,7 +70,9 @@ export class LiveFeed {
     readonly summary: SessionSummary,
     private cols: number,
     private rows: number,
-  ) {}
+  ) {
+    this.tail = new ScreenTail(cols, rows);
+  }
 
   get size(): { cols: number; rows: number } {
     return { cols: this.cols, rows: this.rows };
@@ -80,9 +83,7 @@ export class LiveFeed {
   }
 
   output(chunk: Buffer): void {
-    this.tail.push(chunk);
-    this.tailBytes += chunk.length;
-    while (this.tailBytes - this.tail[0]!.length >= TAIL_BYTES) this.tailBytes -= this.tail.shift()!.length;
+    this.tail.output(chunk);
     if (this.viewers.size === 0) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
@@ -122,6 +123,8 @@ export class LiveFeed {
   resize(cols: number, rows: number): void {
     this.cols = cols;
     this.rows = rows;
+    this.flush(); // output written at the old size goes first, in the tail as to viewers
+    this.tail.resize(cols, rows);
     this.broadcast({ type: 'resize', cols, rows });
   }
 
@@ -132,9 +135,9 @@ export class LiveFeed {
   /** Adds a viewer: it gets `hello` with the current screen, then every frame. */
   join(port: ViewerPort, extra: object): void {
     this.flush();
-    const v: ViewerState = { port, state: 'syncing', queue: [], queued: 0 };
+    const v: ViewerState = { port, state: 'syncing', queue: [], queued: 0, hello: { type: 'hello', session: this.summary, ...extra }, sync: 0 };
     this.viewers.add(v);
-    void this.sendScreen(v, (screen) => ({ type: 'hello', session: this.summary, ...screen, ...extra }));
+    void this.sendScreen(v);
     this.broadcast({ type: 'viewers', viewers: this.viewerNames() });
   }
 
@@ -154,26 +157,16 @@ export class LiveFeed {
     this.endHidden();
     this.flush();
     this.ended = true;
+    const frame = { type: 'end', ...info };
     for (const v of this.viewers) {
-      const frame = { type: 'end', ...info };
-      if (v.state === 'syncing') this.enqueue(v, frame);
-      else v.port.sendJson(frame);
-      if (v.state !== 'syncing') v.port.close(1000, 'session ended');
+      // A viewer still getting its screen gets the end after it (sendScreen closes it then).
+      if (v.state === 'syncing') v.queue.push(frame);
+      else {
+        v.port.sendJson(frame);
+        v.port.close(1000, 'session ended');
+      }
     }
     if (this.resyncTimer) clearInterval(this.resyncTimer);
-  }
-
-  /** The current screen, rebuilt from the retained output. */
-  async screen(): Promise<{ cols: number; rows: number; screen: string }> {
-    const s = new Screen(this.cols, this.rows);
-    try {
-      // The tail starts wherever the cut fell: reset attributes so a colour half-set there does not leak.
-      await s.write('\x1b[0m' + Buffer.concat(this.tail).toString('utf8'));
-      const snap = s.snapshot();
-      return { cols: snap.cols, rows: snap.rows, screen: snap.data };
-    } finally {
-      s.dispose();
-    }
   }
 
   private broadcast(frame: object): void {
@@ -202,7 +195,7 @@ export class LiveFeed {
     for (const v of this.viewers) {
       if (v.state !== 'behind') continue;
       if (v.port.buffered() > VIEWER_LOW_WATER) behind++;
-      else void this.sendScreen(v, (screen) => ({ type: 'screen', reason: 'you fell behind; this is the screen now', ...screen }));
+      else void this.sendScreen(v);
     }
     if (behind === 0 && this.resyncTimer) {
       clearInterval(this.resyncTimer);
@@ -210,15 +203,20 @@ export class LiveFeed {
     }
   }
 
-  /** Sends a screen frame, then what arrived while it was being built, then goes live. */
-  private async sendScreen(v: ViewerState, frame: (screen: { cols: number; rows: number; screen: string }) => object): Promise<void> {
+  /**
+   * Sends the screen (in `hello` the first time, else a `screen` frame), then what arrived while it
+   * was being built, then goes live.
+   */
+  private async sendScreen(v: ViewerState): Promise<void> {
     this.flush(); // the screen is built from the tail as it is now: only later output may follow it
     v.state = 'syncing';
     v.queue = [];
     v.queued = 0;
-    const screen = await this.screen();
-    if (!this.viewers.has(v) || v.state !== 'syncing') return; // left, or fell behind again meanwhile
-    v.port.sendJson(frame(screen));
+    const sync = ++v.sync;
+    const screen: RebuiltScreen = await this.tail.screen();
+    if (!this.viewers.has(v) || v.state !== 'syncing' || v.sync !== sync) return; // left, fell behind again, or overtaken
+    v.port.sendJson(v.hello ? { ...v.hello, ...screen } : { type: 'screen', reason: 'you fell behind; this is the screen now', ...screen });
+    v.hello = undefined;
     for (const item of v.queue) {
       if (Buffer.isBuffer(item)) v.port.sendOutput(item);
       else v.port.sendJson(item);

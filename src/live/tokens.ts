@@ -4,6 +4,8 @@ import type { KvStore } from '../state/kv-store.js';
 
 export type ViewerRole = 'auditor' | 'moderator';
 export const VIEWER_ROLES: readonly ViewerRole[] = ['auditor', 'moderator'];
+/** Viewer names are shown in the watched user's terminal: plain names only. */
+export const VIEWER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /** A live-view token as stored: never the token itself, only its SHA-256. */
 export interface ViewerToken {
@@ -64,7 +66,7 @@ export class ViewerTokens {
     if (!presented) return { ok: false, status: 401, reason: 'no token' };
     if (!presented.startsWith(PREFIX) || presented.length > 200) return { ok: false, status: 401, reason: 'unknown token' };
     const t = await this.kv.get(hash(presented));
-    if (!t) return { ok: false, status: 401, reason: 'unknown token' };
+    if (!t || !VIEWER_NAME.test(t.name) || !VIEWER_ROLES.includes(t.role)) return { ok: false, status: 401, reason: 'unknown token' };
     if (t.revoked_at !== undefined) return { ok: false, status: 401, reason: 'revoked' };
     if (t.expires_at <= now) return { ok: false, status: 401, reason: 'expired' };
     if (need === 'moderator' && t.role !== 'moderator') return { ok: false, status: 403, reason: 'role' };

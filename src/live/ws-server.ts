@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { checkReasonText } from '../auth/justification.js';
+import { describeError } from '../errors.js';
 import type { LiveHub } from './hub.js';
 import type { ViewerPort } from './feed.js';
 import type { ViewerRole, ViewerTokens, TokenCheck } from './tokens.js';
@@ -15,6 +16,8 @@ const TOKEN_PROTOCOL = 'bastion.token.';
 /** Viewers send little (a terminate request); anything bigger is refused with 1009. */
 const MAX_MESSAGE = 16 * 1024;
 const PING_MS = 30_000;
+/** Open sockets re-check their token this often: a revoked or expired token stops watching within seconds. */
+const RECHECK_MS = 2_000;
 
 export interface LiveDeps {
   readonly hub: LiveHub;
@@ -49,6 +52,15 @@ export async function checkAccess(req: IncomingMessage, deps: LiveDeps, need: Vi
 
 /** Serves `WS /api/sessions/ID/watch`; refused upgrades get 401/403/404 before any session data. */
 export function attachWatchSockets(server: Server, deps: LiveDeps, secure: boolean): { close(): void } {
+  const open = new Map<WebSocket, string>(); // socket -> the token it was opened with
+  const recheck = setInterval(() => {
+    for (const [ws, token] of open) {
+      void deps.tokens.check(token, 'auditor', deps.clock.now()).then((r) => {
+        if (!r.ok) ws.close(1008, `the viewer token is no longer valid (${r.reason})`);
+      });
+    }
+  }, RECHECK_MS);
+  recheck.unref();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE, handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false) });
   const refuse = (socket: Duplex, status: number, text: string) => {
     socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\nContent-Type: text/plain\r\nConnection: close\r\n${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}\r\n${text}\n`);
@@ -65,16 +77,26 @@ export function attachWatchSockets(server: Server, deps: LiveDeps, secure: boole
         return refuse(socket, access.status, access.reason === 'origin' ? 'this page is not allowed to open the live view (Origin)' : `a valid viewer token is required (${access.reason})`);
       }
       if (!deps.hub.has(id)) return refuse(socket, 404, `no live session ${id} on this bastion`);
-      wss.handleUpgrade(req, socket, head, (ws) => serveViewer(ws, id, access.token.name, access.token.role, ip, deps));
+      const token = presentedToken(req)!;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        open.set(ws, token);
+        ws.on('close', () => open.delete(ws));
+        serveViewer(ws, id, token, access.token.name, access.token.role, ip, deps);
+      });
     })().catch((err: unknown) => {
-      deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'live upgrade failed');
+      deps.log.error({ err: describeError(err) }, 'live upgrade failed');
       socket.destroy();
     });
   });
-  return { close: () => wss.close() };
+  return {
+    close: () => {
+      clearInterval(recheck);
+      wss.close();
+    },
+  };
 }
 
-function serveViewer(ws: WebSocket, id: string, name: string, role: ViewerRole, ip: string, deps: LiveDeps): void {
+function serveViewer(ws: WebSocket, id: string, token: string, name: string, role: ViewerRole, ip: string, deps: LiveDeps): void {
   const port: ViewerPort = {
     name,
     role,
@@ -107,7 +129,11 @@ function serveViewer(ws: WebSocket, id: string, name: string, role: ViewerRole, 
     if (role !== 'moderator') return ws.close(1008, 'only a moderator can end a session');
     const reason = checkReasonText(msg.reason);
     if (!reason.ok) return port.sendJson({ type: 'error', message: reason.message });
-    void deps.hub.terminate(id, name, reason.text);
+    // The token is checked again: one revoked since the socket opened ends nothing.
+    void deps.tokens.check(token, 'moderator', deps.clock.now()).then(async (r) => {
+      if (r.ok) await deps.hub.terminate(id, name, reason.text);
+      else ws.close(1008, `the viewer token is no longer valid (${r.reason})`);
+    });
   });
   if (!deps.hub.watch(id, port, ip)) ws.close(1000, 'session ended');
 }

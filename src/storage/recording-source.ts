@@ -196,7 +196,7 @@ export async function* decode(src: AsyncIterable<Buffer>, maxBytes: number, warn
     try {
       for await (const piece of rest) {
         if (gunzip.destroyed) break; // the reader stopped early: stop reading the source too
-        if (!gunzip.write(piece)) await new Promise((r) => (gunzip.once('drain', r), gunzip.once('close', r)));
+        if (!gunzip.write(piece)) await drainedOrClosed(gunzip);
       }
       if (!gunzip.destroyed) gunzip.end();
     } catch (err) {
@@ -216,7 +216,20 @@ export async function* decode(src: AsyncIterable<Buffer>, maxBytes: number, warn
   } finally {
     gunzip.destroy();
     await feeding;
+    await it.return?.(); // a reader that stopped early (or the size limit) closes the file too
   }
+}
+
+function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 /**

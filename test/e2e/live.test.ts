@@ -65,7 +65,7 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
   }
 
   beforeAll(async () => {
-    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'] });
+    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'] });
     auditor = cli('token', 'issue', 'carol', '--role', 'auditor', '--ttl', '1h');
     moderator = cli('token', 'issue', 'mallory', '--role', 'moderator', '--ttl', '1h');
     expect(auditor).toMatch(/^bvt_[\w-]{43}$/);
@@ -238,5 +238,21 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
     } finally {
       bad.kill();
     }
+  });
+
+  it('a token revoked while its socket is open stops watching within seconds, and can end nothing', async () => {
+    const { p, id } = await session('ivan');
+    const temp = cli('token', 'issue', 'peggy', '--role', 'moderator', '--ttl', '1h');
+    const v = watch(id, temp);
+    await v.waitFor(() => v.json('hello').length === 1);
+    const tokenId = cli('token', 'list').split('\n').find((l) => l.includes(' peggy '))!.split(' ')[0]!;
+    cli('token', 'revoke', tokenId);
+    v.ws.send(JSON.stringify({ type: 'terminate', reason: 'a revoked moderator tries' }));
+    expect(await v.closed).toEqual({ code: 1008, reason: 'the viewer token is no longer valid (revoked)' });
+    p.write('echo still-here-$((6*7))\r');
+    await p.waitFor(/still-here-42\r\n/);
+    expect(p.screen()).not.toContain('a revoked moderator tries');
+    p.write('exit\r');
+    expect(await p.exited).toBe(0);
   });
 });
