@@ -36,6 +36,15 @@ const RESYNC_CHECK_MS = 50;
  */
 const FLUSH_MS = 1;
 const FLUSH_BYTES = 256 * 1024;
+/**
+ * Each viewer gets output at up to this rate (with a burst of VIEWER_BURST): far more than anyone
+ * can read. Beyond it (a `cat` of a large file) the viewer gets the screen as it is, at most every
+ * FLOOD_SCREEN_MS, instead of every byte: the recording keeps every byte, and ten viewers of a
+ * flood no longer cost the session a third of its throughput.
+ */
+export const VIEWER_RATE = 1024 * 1024;
+export const VIEWER_BURST = 1024 * 1024;
+const FLOOD_SCREEN_MS = 250;
 
 interface ViewerState {
   readonly port: ViewerPort;
@@ -47,6 +56,12 @@ interface ViewerState {
   hello?: object;
   /** Counts screen syncs: a sync overtaken by a newer one drops its result. */
   sync: number;
+  /** Output budget in bytes (a token bucket refilled at VIEWER_RATE), and when it was last refilled. */
+  budget: number;
+  refilledAt: number;
+  /** Why it is behind: its connection is slow, or the output is faster than it can follow. */
+  cause?: 'slow' | 'flood';
+  screenAt: number;
 }
 
 /**
@@ -103,8 +118,13 @@ export class LiveFeed {
     this.pendingBytes = 0;
     for (const v of this.viewers) {
       if (v.state === 'live') {
-        if (v.port.buffered() > VIEWER_HIGH_WATER) this.fallBehind(v);
-        else v.port.sendOutput(data);
+        refill(v);
+        if (v.port.buffered() > VIEWER_HIGH_WATER) this.fallBehind(v, 'slow');
+        else if (v.budget < data.length) this.fallBehind(v, 'flood');
+        else {
+          v.budget -= data.length;
+          v.port.sendOutput(data);
+        }
       } else if (v.state === 'syncing') this.enqueue(v, data);
     }
   }
@@ -135,7 +155,7 @@ export class LiveFeed {
   /** Adds a viewer: it gets `hello` with the current screen, then every frame. */
   join(port: ViewerPort, extra: object): void {
     this.flush();
-    const v: ViewerState = { port, state: 'syncing', queue: [], queued: 0, hello: { type: 'hello', session: this.summary, ...extra }, sync: 0 };
+    const v: ViewerState = { port, state: 'syncing', queue: [], queued: 0, hello: { type: 'hello', session: this.summary, ...extra }, sync: 0, budget: VIEWER_BURST, refilledAt: Date.now(), screenAt: 0 };
     this.viewers.add(v);
     void this.sendScreen(v);
     this.broadcast({ type: 'viewers', viewers: this.viewerNames() });
@@ -180,11 +200,12 @@ export class LiveFeed {
   private enqueue(v: ViewerState, item: Buffer | object): void {
     v.queue.push(item);
     v.queued += Buffer.isBuffer(item) ? item.length : 64;
-    if (v.queued > VIEWER_HIGH_WATER) this.fallBehind(v);
+    if (v.queued > VIEWER_HIGH_WATER) this.fallBehind(v, 'slow');
   }
 
-  private fallBehind(v: ViewerState): void {
+  private fallBehind(v: ViewerState, cause: 'slow' | 'flood'): void {
     v.state = 'behind';
+    v.cause = cause;
     v.queue = [];
     v.queued = 0;
     this.resyncTimer ??= setInterval(() => this.resync(), RESYNC_CHECK_MS);
@@ -192,10 +213,15 @@ export class LiveFeed {
 
   private resync(): void {
     let behind = 0;
+    const now = Date.now();
+    // Viewers following a flood get their screens together, so that one rebuild serves them all.
+    const floodDue = [...this.viewers].some((v) => v.state === 'behind' && v.cause === 'flood' && now - v.screenAt >= FLOOD_SCREEN_MS);
     for (const v of this.viewers) {
       if (v.state !== 'behind') continue;
-      if (v.port.buffered() > VIEWER_LOW_WATER) behind++;
-      else void this.sendScreen(v);
+      refill(v, now);
+      const ready = v.port.buffered() <= VIEWER_LOW_WATER && (v.cause !== 'flood' || floodDue);
+      if (ready) void this.sendScreen(v);
+      else behind++;
     }
     if (behind === 0 && this.resyncTimer) {
       clearInterval(this.resyncTimer);
@@ -215,8 +241,10 @@ export class LiveFeed {
     const sync = ++v.sync;
     const screen: RebuiltScreen = await this.tail.screen();
     if (!this.viewers.has(v) || v.state !== 'syncing' || v.sync !== sync) return; // left, fell behind again, or overtaken
-    v.port.sendJson(v.hello ? { ...v.hello, ...screen } : { type: 'screen', reason: 'you fell behind; this is the screen now', ...screen });
+    const reason = v.cause === 'flood' ? 'output too fast to follow byte by byte; this is the screen now' : 'you fell behind; this is the screen now';
+    v.port.sendJson(v.hello ? { ...v.hello, ...screen } : { type: 'screen', reason, ...screen });
     v.hello = undefined;
+    v.screenAt = Date.now();
     for (const item of v.queue) {
       if (Buffer.isBuffer(item)) v.port.sendOutput(item);
       else v.port.sendJson(item);
@@ -232,4 +260,10 @@ export class LiveFeed {
     this.broadcast({ type: 'input', redacted: this.hiddenBytes });
     this.hiddenBytes = 0;
   }
+}
+
+/** Tops up a viewer's output budget for the time since it was last topped up. */
+function refill(v: ViewerState, now = Date.now()): void {
+  v.budget = Math.min(VIEWER_BURST, v.budget + ((now - v.refilledAt) / 1000) * VIEWER_RATE);
+  v.refilledAt = now;
 }

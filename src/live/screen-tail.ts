@@ -7,6 +7,8 @@ import { Screen } from '../recording/screen.js';
  */
 export const TAIL_BYTES = 512 * 1024;
 
+const PIECE = 16 * 1024;
+
 type Entry = Buffer | { readonly cols: number; readonly rows: number };
 
 export interface RebuiltScreen {
@@ -64,8 +66,9 @@ async function rebuild(start: { cols: number; rows: number }, entries: readonly 
     // The kept output starts wherever the cut fell: attributes reset, so a colour set before it does not leak.
     s.feed('\x1b[0m');
     for (const e of entries) {
-      if (Buffer.isBuffer(e)) s.feed(utf8.write(e));
-      else s.feedResize(e.cols, e.rows);
+      if (!Buffer.isBuffer(e)) s.feedResize(e.cols, e.rows);
+      // In small pieces: the emulator yields to the event loop between pieces, never mid-piece.
+      else for (let i = 0; i < e.length; i += PIECE) s.feed(utf8.write(e.subarray(i, i + PIECE)));
     }
     await s.flush();
     const snap = s.snapshot();
