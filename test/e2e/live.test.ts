@@ -8,6 +8,9 @@ import { oathtool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
 import { Screen } from '../../src/recording/screen.js';
 import { startTmux } from '../helpers/tmux.js';
+import { s3cmd } from '../helpers/s3cmd.js';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { FileKvStore } from '../../src/state/file-kv-store.js';
 import type { ViewerToken } from '../../src/live/tokens.js';
 
@@ -54,6 +57,14 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
       ws.on('open', () => resolve(101));
       ws.on('error', () => undefined);
     });
+  }
+
+  /** The markers in a session's recording, fetched from the bucket with s3cmd once it is uploaded. */
+  async function recordedMarkers(id: string): Promise<string[]> {
+    const up = await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded' && l.session_id === id, 20_000);
+    const path = join(b.dir, `${id}.cast.gz`);
+    await s3cmd(b.s3Endpoint!, ['get', '--force', String(up.object), path]);
+    return gunzipSync(readFileSync(path)).toString('utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'm').map((e) => e[2]);
   }
 
   async function session(user: string): Promise<{ p: PtySsh; id: string }> {
@@ -109,6 +120,7 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
     expect((await v.closed).code).toBe(1000);
     await waitForAudit(b.dataDir, (l) => l.type === 'session.watch_started' && l.session_id === id && l.viewer === 'carol' && l.role === 'auditor');
     await waitForAudit(b.dataDir, (l) => l.type === 'session.watch_ended' && l.session_id === id && l.viewer === 'carol');
+    expect(await recordedMarkers(id)).toContain('security: carol is watching this session');
   });
 
   it('refuses the upgrade before any data: no token, wrong token, expired, revoked, foreign Origin, unknown session', async () => {
@@ -166,6 +178,7 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
     await m.waitFor(() => m.json('end').length === 1);
     expect(m.json('end')[0]!.reason).toBe('terminated by mallory: dropping tables without a change ticket');
     await waitForAudit(b.dataDir, (l) => l.type === 'session.terminated' && l.session_id === id && l.by === 'mallory');
+    expect(await recordedMarkers(id)).toEqual(expect.arrayContaining(['security: mallory is watching this session', 'terminated: security (mallory) ended this session: dropping tables without a change ticket']));
 
     const second = await session('erin');
     const out = cli('session', 'kill', second.id, '--reason', 'incident closed, access no longer needed', '--by', 'secops');
@@ -257,7 +270,9 @@ describe('live shadowing: watch a session as it happens, and end it', () => {
     p.write('echo still-here-$((6*7))\r');
     await p.waitFor(/still-here-42\r\n/);
     expect(p.screen()).not.toContain('a revoked moderator tries');
+    await p.waitFor(/security: peggy stopped watching this session/);
     p.write('exit\r');
     expect(await p.exited).toBe(0);
+    expect(await recordedMarkers(id)).toEqual(expect.arrayContaining(['security: peggy is watching this session', 'security: peggy stopped watching this session']));
   });
 });
