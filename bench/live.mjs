@@ -117,6 +117,7 @@ const result = {
   date: new Date().toISOString(),
   viewers: VIEWERS,
   fanout_latency_ms: { samples: lat.length, p50: r2(pct(lat, 50)), p99: r2(pct(lat, 99)), max: r2(Math.max(...lat)) },
+  pty_cat_50mb_ms_runs: { no_viewers: cat.none.map((x) => r2(x - fixed)), ten_viewers: cat.viewers.map((x) => r2(x - fixed)) },
   pty_cat_50mb_ms_median: { no_viewers: r2(base.none), ten_viewers: r2(base.viewers), login_and_pause_ms_subtracted: r2(fixed) },
   pty_cat_50mb_mb_s: { no_viewers: r2(SIZE / 1e6 / (base.none / 1000)), ten_viewers: r2(SIZE / 1e6 / (base.viewers / 1000)) },
   with_viewers_vs_without: r2(base.none / base.viewers),

@@ -30,21 +30,18 @@ export const VIEWER_HIGH_WATER = 1024 * 1024;
 /** ...and gets a fresh screen once it is down to this. */
 export const VIEWER_LOW_WATER = 64 * 1024;
 const RESYNC_CHECK_MS = 50;
-/**
- * Output is sent to viewers at most this long after it was written, gathered into one frame:
- * per-read frames cost 10 viewers a third of a bulk session's throughput (measured in bench/live.mjs).
- */
+/** While output streams, it is gathered for at most this long into one frame per viewer. */
 const FLUSH_MS = 1;
 const FLUSH_BYTES = 256 * 1024;
 /**
- * Each viewer gets output at up to this rate (with a burst of VIEWER_BURST): far more than anyone
- * can read. Beyond it (a `cat` of a large file) the viewer gets the screen as it is, at most every
- * FLOOD_SCREEN_MS, instead of every byte: the recording keeps every byte, and ten viewers of a
- * flood no longer cost the session a third of its throughput.
+ * Each viewer gets output at up to this rate (with a burst of VIEWER_BURST; about 3,000 lines a
+ * second): far more than anyone can read. Beyond it (a `cat` of a large file) the viewer gets the
+ * screen as it is, every FLOOD_SCREEN_MS, instead of every byte: the recording keeps every byte,
+ * and ten viewers of a flood no longer cost the session a third of its throughput.
  */
-export const VIEWER_RATE = 1024 * 1024;
-export const VIEWER_BURST = 1024 * 1024;
-const FLOOD_SCREEN_MS = 250;
+export const VIEWER_RATE = 256 * 1024;
+export const VIEWER_BURST = 256 * 1024;
+const FLOOD_SCREEN_MS = 500;
 
 interface ViewerState {
   readonly port: ViewerPort;
@@ -80,6 +77,7 @@ export class LiveFeed {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  private flushedAt = 0;
 
   constructor(
     readonly summary: SessionSummary,
@@ -105,7 +103,10 @@ export class LiveFeed {
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setTimeout(() => this.flush(), FLUSH_MS);
+      // Interactive output (a keystroke's echo after a quiet spell) goes at once; a stream is gathered.
+      const quiet = performance.now() - this.flushedAt > 4 * FLUSH_MS;
+      if (quiet) setImmediate(() => this.flush());
+      else setTimeout(() => this.flush(), FLUSH_MS);
     }
   }
 
@@ -113,6 +114,7 @@ export class LiveFeed {
   private flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
+    this.flushedAt = performance.now();
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
