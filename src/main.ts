@@ -14,6 +14,7 @@ import { KvGrantStore, type Grant } from './policy/grants.js';
 import { LiveHub } from './live/hub.js';
 import { LiveControl, killRequestsPath, type KillRequest } from './live/control.js';
 import { ViewerTokens, viewerTokensPath, type ViewerToken } from './live/tokens.js';
+import { AlertDispatcher, alertOnBreakGlass } from './governance/alerts.js';
 import { openReviewsForBreakGlass, ReviewStore, reviewsPath, type ReviewItem } from './governance/reviews.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
@@ -60,6 +61,8 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const liveControl = new LiveControl({ hub: liveHub, kills: new FileKvStore<KillRequest>(killRequestsPath(config.data_dir)), tokens: viewerTokens, audit, log, clock, intervalMs: config.session.check_interval });
   const reviews = new ReviewStore(new FileKvStore<ReviewItem>(reviewsPath(config.data_dir)));
   openReviewsForBreakGlass({ registry, reviews, audit, log, clock, dueAfterMs: config.reviews.due_after });
+  const alerts = new AlertDispatcher({ hooks: config.alert_webhooks, audit, log, clock, maxRetryMs: config.alerts.max_retry_interval, giveUpMs: config.alerts.give_up_after });
+  alertOnBreakGlass(registry, alerts, { watchUrl: `${config.http.tls_cert_file ? 'https' : 'http'}://${config.http.host}:${config.http.port}/`, configPath: config.file });
 
   const connectors = new Map<string, TargetConnector>();
   for (const [name, target] of Object.entries(config.targets)) {
@@ -137,6 +140,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       await server.closeAll(2_000);
       enforcer.stop();
       liveControl.stop();
+      alerts.stop();
       // Whatever the sessions left in the spool: upload it now if the store is reachable (else the next start does).
       const uploaded = await uploader.drain(5_000);
       if (!uploaded) log.warn({ pending: uploader.getHealth().pending }, 'recordings left in the spool; they are uploaded at the next start');

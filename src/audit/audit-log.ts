@@ -35,6 +35,9 @@ export type AuditEventType =
   | 'token.issued'
   | 'token.revoked'
   | 'live.refused'
+  | 'alert.delivered'
+  | 'alert.failed'
+  | 'alert.gave_up'
   | 'review.open_failed';
 
 export interface AuditEvent {

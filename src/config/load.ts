@@ -29,6 +29,8 @@ export type Config = Readonly<
     users: Readonly<Record<string, UserConfig>>;
     /** Bearer tokens for POST /api/grants (empty: the grant API is off). */
     grant_tokens: readonly Secret[];
+    /** Alert webhooks, their signing secrets read. */
+    alert_webhooks: readonly { name: string; url: string; format: 'generic' | 'slack'; secret?: Secret }[];
     /** Signs recording manifests; its public key and `verify_keys` are trusted when verifying. */
     recording_key: KeyObject;
     recording_trusted_keys: readonly KeyObject[];
@@ -176,6 +178,11 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
   }
   if (raw.storage.sse === 'aws:kms' && raw.storage.kms_key_id === undefined) fail('storage.kms_key_id', 'required with sse: aws:kms');
 
+  const webhooks = raw.alerts.webhooks.map((h, i) => {
+    const buf = h.secret_file !== undefined ? readOrFail(abs(h.secret_file), `alerts.webhooks[${i}].secret_file`, fail) : undefined;
+    return { name: h.name, url: h.url, format: h.format, ...(buf ? { secret: new Secret(buf.toString('utf8').trim()) } : {}) };
+  });
+
   if (errors.length > 0 || !recordingKey) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
   return deepFreeze({
     ...raw,
@@ -186,6 +193,7 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     auth: { ...raw.auth, totp: { ...raw.auth.totp, secrets_dir: secretsDir } },
     users,
     grant_tokens: grantTokens,
+    alert_webhooks: webhooks,
     recording_key: recordingKey,
     recording_trusted_keys: trusted,
     ...(storageSecret ? { storage_secret: storageSecret } : {}),

@@ -170,6 +170,26 @@ export const configSchema = z.strictObject({
       max_ttl: duration(60_000, 7 * 86_400_000).default(24 * 3_600_000),
     })
     .prefault({}),
+  /** Where security is told at once: webhooks (generic JSON or Slack-compatible). */
+  alerts: z
+    .strictObject({
+      webhooks: z
+        .array(
+          z.strictObject({
+            name: name,
+            url: z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL'),
+            format: z.enum(['generic', 'slack']).default('generic'),
+            /** A shared secret (file, mode 0600): the body is signed, X-Bastion-Signature: sha256=HMAC. */
+            secret_file: z.string().min(1).optional(),
+          }),
+        )
+        .default([]),
+      /** Failed deliveries are retried with backoff up to this interval... */
+      max_retry_interval: duration(1_000, 3_600_000).default(60_000),
+      /** ...until this long after the alert; then given up (audited). */
+      give_up_after: duration(60_000, 7 * 86_400_000).default(24 * 3_600_000),
+    })
+    .prefault({}),
   reviews: z
     .strictObject({
       /** A break-glass session's review is overdue when still pending this long after the session started. */
