@@ -14,7 +14,8 @@ import { KvGrantStore, type Grant } from './policy/grants.js';
 import { LiveHub } from './live/hub.js';
 import { LiveControl, killRequestsPath, type KillRequest } from './live/control.js';
 import { ViewerTokens, viewerTokensPath, type ViewerToken } from './live/tokens.js';
-import { AlertDispatcher, alertOnBreakGlass } from './governance/alerts.js';
+import { AlertDispatcher, alertingAudit, alertOnBreakGlass } from './governance/alerts.js';
+import { GovernanceWatchdog } from './governance/watchdog.js';
 import { openReviewsForBreakGlass, ReviewStore, reviewsPath, type ReviewItem } from './governance/reviews.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
@@ -51,7 +52,10 @@ export interface StartOptions {
 /** The composition root: the one place that knows every adapter. */
 export async function startBastion(config: Config, log: Logger, clock: Clock = systemClock, options: StartOptions = {}): Promise<RunningBastion> {
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const audit = await AuditLog.open(join(config.data_dir, 'audit', 'audit.jsonl'), clock);
+  const auditLog = await AuditLog.open(join(config.data_dir, 'audit', 'audit.jsonl'), clock);
+  // Alerts go out in the background; some audited facts (lockouts, terminations) raise one too.
+  const alerts = new AlertDispatcher({ hooks: config.alert_webhooks, audit: auditLog, log, clock, maxRetryMs: config.alerts.max_retry_interval, giveUpMs: config.alerts.give_up_after });
+  const audit = alertingAudit(auditLog, alerts);
   const lockouts = new Lockouts(new FileKvStore<LockoutRecord>(join(config.data_dir, 'state', 'lockouts.json')), config.auth.lockout);
   const totp = new TotpVerifier(new FileKvStore<number>(join(config.data_dir, 'state', 'totp-steps.json')));
   const registry = new SessionRegistry();
@@ -61,7 +65,6 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const liveControl = new LiveControl({ hub: liveHub, kills: new FileKvStore<KillRequest>(killRequestsPath(config.data_dir)), tokens: viewerTokens, audit, log, clock, intervalMs: config.session.check_interval });
   const reviews = new ReviewStore(new FileKvStore<ReviewItem>(reviewsPath(config.data_dir)));
   openReviewsForBreakGlass({ registry, reviews, audit, log, clock, dueAfterMs: config.reviews.due_after });
-  const alerts = new AlertDispatcher({ hooks: config.alert_webhooks, audit, log, clock, maxRetryMs: config.alerts.max_retry_interval, giveUpMs: config.alerts.give_up_after });
   alertOnBreakGlass(registry, alerts, { watchUrl: `${config.http.tls_cert_file ? 'https' : 'http'}://${config.http.host}:${config.http.port}/`, configPath: config.file });
 
   const connectors = new Map<string, TargetConnector>();
@@ -89,6 +92,8 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   if (recovered > 0) log.warn({ recovered }, 'sealed recordings left by an earlier run; they are marked incomplete');
   uploader.start();
   liveControl.start();
+  const watchdog = new GovernanceWatchdog({ alerts, reviews, uploadHealth: () => uploader.getHealth(), clock, log, uploadFailingAfterMs: config.alerts.upload_failing_after, intervalMs: 5_000 });
+  watchdog.start();
 
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
   const server = new SshServer({
@@ -141,6 +146,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       enforcer.stop();
       liveControl.stop();
       alerts.stop();
+      watchdog.stop();
       // Whatever the sessions left in the spool: upload it now if the store is reachable (else the next start does).
       const uploaded = await uploader.drain(5_000);
       if (!uploaded) log.warn({ pending: uploader.getHealth().pending }, 'recordings left in the spool; they are uploaded at the next start');
@@ -148,7 +154,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       await recordings.stop();
       await storage.close();
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
-      await audit.close();
+      await auditLog.close();
       log.info('stopped');
     })());
 

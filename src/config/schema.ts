@@ -188,6 +188,8 @@ export const configSchema = z.strictObject({
       max_retry_interval: duration(1_000, 3_600_000).default(60_000),
       /** ...until this long after the alert; then given up (audited). */
       give_up_after: duration(60_000, 7 * 86_400_000).default(24 * 3_600_000),
+      /** Recordings failing to upload for this long raise an alert (once per outage). */
+      upload_failing_after: duration(10_000, 86_400_000).default(10 * 60_000),
     })
     .prefault({}),
   reviews: z

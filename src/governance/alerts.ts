@@ -136,3 +136,30 @@ export function alertOnBreakGlass(registry: SessionRegistry, alerts: AlertDispat
     });
   });
 }
+
+/**
+ * An audit sink that also raises alerts for the facts security must hear about at once: a user
+ * locked out after failed codes, a session ended by a moderator. Everything is recorded first.
+ */
+export function alertingAudit(audit: AuditSink, alerts: AlertDispatcher): AuditSink {
+  return {
+    async record(e) {
+      await audit.record(e);
+      const str = (k: string) => (typeof e[k] === 'string' ? (e[k] as string) : undefined);
+      if (e.type === 'login.locked' && e.note === undefined) {
+        alerts.send({ kind: 'lockout', summary: `MFA lockout: ${str('user') ?? '?'} locked until ${str('until') ?? '?'}`, ...opt('user', str('user')), ...opt('source_ip', str('ip')) });
+      } else if (e.type === 'session.terminated') {
+        alerts.send({
+          kind: 'session_terminated',
+          summary: `session of ${str('user') ?? '?'} on ${str('target') ?? '?'} ended by ${str('by') ?? '?'}: ${str('reason') ?? ''}`,
+          ...opt('session_id', str('session_id')),
+          ...opt('user', str('user')),
+          ...opt('target', str('target')),
+          ...opt('reason', str('reason')),
+        });
+      }
+    },
+  };
+}
+
+const opt = <K extends string>(k: K, v: string | undefined): Partial<Record<K, string>> => (v === undefined ? {} : ({ [k]: v } as Record<K, string>));

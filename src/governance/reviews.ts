@@ -27,6 +27,8 @@ export interface ReviewItem {
   readonly due_at: number;
   readonly status: ReviewStatus;
   readonly history: readonly ReviewAction[];
+  /** When security was alerted that it is overdue (once). */
+  readonly overdue_alerted_at?: number;
 }
 
 /** Where reviews live: beside the other shared state in the data dir. */
@@ -46,6 +48,10 @@ export class ReviewStore {
       return cur ?? { ...item, status: 'pending', history: [] };
     });
     return { item: stored!, created };
+  }
+
+  async markOverdueAlerted(sessionId: string, at: number): Promise<void> {
+    await this.kv.update(sessionId, (r) => (r ? { ...r, overdue_alerted_at: at } : r));
   }
 
   get(sessionId: string): Promise<ReviewItem | undefined> {

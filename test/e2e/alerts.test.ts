@@ -43,7 +43,7 @@ describe('break-glass alerts to webhooks', () => {
     healthy = await receiver(healthyPort);
     slow = await receiver(slowPort, { delayMs: 8_000 });
     const cfg = writeTestConfig({
-      users: ['alice', 'bob'],
+      users: ['alice', 'bob', 'mallory'],
       targets: { prod: { type: 'local', shell: '/bin/bash' } },
       roles: { oncall: { standing: ['shell'], break_glass: ['prod'] } },
       config: {
@@ -108,5 +108,14 @@ describe('break-glass alerts to webhooks', () => {
     await runSsh(b, b.users.bob!, ['true'], { code: oathtool(b.users.bob!.secret) }, { login: 'bob:shell' });
     await new Promise((res) => setTimeout(res, 500));
     expect(healthy.got.filter((g) => g.body.user === 'bob')).toEqual([]);
+  });
+
+  it('an MFA lockout alerts security', async () => {
+    const code = oathtool(b.users.mallory!.secret);
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    for (let i = 0; i < 2; i++) await runSsh(b, b.users.mallory!, ['true'], { code: [wrong, wrong, wrong] });
+    await waitForAudit(b.dataDir, (l) => l.type === 'login.locked' && l.user === 'mallory');
+    for (let i = 0; i < 100 && !healthy.got.some((g) => g.body.kind === 'lockout'); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(healthy.got.find((g) => g.path === '/hook' && g.body.kind === 'lockout')?.body).toMatchObject({ kind: 'lockout', user: 'mallory', source_ip: '127.0.0.1', summary: expect.stringMatching(/^MFA lockout: mallory locked until \d{4}-/) });
   });
 });

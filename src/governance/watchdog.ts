@@ -1,0 +1,70 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { describeError } from '../errors.js';
+import type { UploadHealth } from '../storage/uploader.js';
+import { isOverdue, type ReviewStore } from './reviews.js';
+import type { AlertDispatcher } from './alerts.js';
+
+/**
+ * Conditions that build up over time and must not go unnoticed: recordings that have not reached
+ * the bucket for too long, and break-glass reviews past their due time. Each is alerted once
+ * (per outage, per review).
+ */
+export class GovernanceWatchdog {
+  private timer: NodeJS.Timeout | undefined;
+  private uploadAlertFor: number | undefined; // the outage (its start) already alerted
+  private running = false;
+
+  constructor(
+    private readonly deps: {
+      alerts: AlertDispatcher;
+      reviews: ReviewStore;
+      uploadHealth: () => UploadHealth;
+      clock: Clock;
+      log: Logger;
+      uploadFailingAfterMs: number;
+      intervalMs: number;
+    },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.checkNow(), this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async checkNow(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const now = this.deps.clock.now();
+      const h = this.deps.uploadHealth();
+      if (h.failingSince === undefined) this.uploadAlertFor = undefined;
+      else if (now - h.failingSince >= this.deps.uploadFailingAfterMs && this.uploadAlertFor !== h.failingSince) {
+        this.uploadAlertFor = h.failingSince;
+        const minutes = Math.round((now - h.failingSince) / 60_000);
+        this.deps.alerts.send({ kind: 'upload_failing', summary: `recording uploads have been failing for ${minutes} min; ${h.pending} waiting on this host` });
+      }
+      for (const r of await this.deps.reviews.list()) {
+        if (!isOverdue(r, now) || r.overdue_alerted_at !== undefined) continue;
+        await this.deps.reviews.markOverdueAlerted(r.session_id, now);
+        this.deps.alerts.send({
+          kind: 'review_overdue',
+          summary: `review overdue: break-glass session of ${r.user} on ${r.target} (${r.ticket}) is still unreviewed`,
+          session_id: r.session_id,
+          user: r.user,
+          target: r.target,
+          ticket: r.ticket,
+          reason: r.reason,
+        });
+      }
+    } catch (err) {
+      this.deps.log.error({ err: describeError(err) }, 'governance check failed');
+    } finally {
+      this.running = false;
+    }
+  }
+}

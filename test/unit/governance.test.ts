@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { MemoryKvStore } from '../../src/state/kv-store.js';
+import { ReviewStore, type ReviewItem } from '../../src/governance/reviews.js';
+import { GovernanceWatchdog } from '../../src/governance/watchdog.js';
+import { AlertDispatcher, alertingAudit, type Alert } from '../../src/governance/alerts.js';
+import type { AuditEvent } from '../../src/audit/audit-log.js';
+import type { UploadHealth } from '../../src/storage/uploader.js';
+
+function capture(): { alerts: AlertDispatcher; sent: Omit<Alert, 'id' | 'at'>[] } {
+  const sent: Omit<Alert, 'id' | 'at'>[] = [];
+  return { alerts: { send: (a: Omit<Alert, 'id' | 'at'>) => void sent.push(a) } as unknown as AlertDispatcher, sent };
+}
+
+describe('alerts raised from audited facts and from conditions over time', () => {
+  it('a lockout and a moderator termination alert; a login attempted while locked does not alert again', async () => {
+    const { alerts, sent } = capture();
+    const recorded: AuditEvent[] = [];
+    const audit = alertingAudit({ record: async (e) => void recorded.push(e) }, alerts);
+    await audit.record({ type: 'login.locked', user: 'alice', ip: '10.0.0.9', until: '2026-11-23T10:15:00.000Z', duration_ms: 900000 });
+    await audit.record({ type: 'login.locked', user: 'alice', ip: '10.0.0.9', until: '2026-11-23T10:15:00.000Z', note: 'login attempted while locked' });
+    await audit.record({ type: 'session.terminated', session_id: 's-1', by: 'mallory', reason: 'no change ticket', user: 'bob', target: 'db1' });
+    await audit.record({ type: 'login.success', user: 'carol' });
+    expect(recorded).toHaveLength(4);
+    expect(sent).toEqual([
+      { kind: 'lockout', summary: 'MFA lockout: alice locked until 2026-11-23T10:15:00.000Z', user: 'alice', source_ip: '10.0.0.9' },
+      { kind: 'session_terminated', summary: 'session of bob on db1 ended by mallory: no change ticket', session_id: 's-1', user: 'bob', target: 'db1', reason: 'no change ticket' },
+    ]);
+  });
+
+  it('failing uploads alert once per outage after the configured time; overdue reviews alert once each', async () => {
+    const { alerts, sent } = capture();
+    const clock = new ManualClock(Date.parse('2026-11-23T10:00:00Z'));
+    const reviews = new ReviewStore(new MemoryKvStore<ReviewItem>());
+    await reviews.open({ session_id: 's-9', user: 'alice', target: 'prod', ticket: 'INC-9', reason: 'database down', source_ip: '10.0.0.7', opened_at: clock.now(), due_at: clock.now() + 1_000_000 });
+    let health: UploadHealth = { pending: 2, uploaded: 0, failures: 3, failingSince: clock.now() };
+    const w = new GovernanceWatchdog({ alerts, reviews, uploadHealth: () => health, clock, log: silentLogger(), uploadFailingAfterMs: 600_000, intervalMs: 1000 });
+    await w.checkNow();
+    expect(sent).toEqual([]);
+    clock.advance(600_000);
+    await w.checkNow();
+    await w.checkNow();
+    expect(sent.map((a) => a.kind)).toEqual(['upload_failing']);
+    expect(sent[0]!.summary).toBe('recording uploads have been failing for 10 min; 2 waiting on this host');
+    health = { pending: 0, uploaded: 2, failures: 3 };
+    await w.checkNow();
+    health = { pending: 1, uploaded: 2, failures: 4, failingSince: clock.now() };
+    clock.advance(600_000);
+    await w.checkNow();
+    expect(sent.map((a) => a.kind)).toEqual(['upload_failing', 'upload_failing', 'review_overdue']); // a new outage, and the review is now overdue
+    expect(sent[2]).toMatchObject({ session_id: 's-9', user: 'alice', ticket: 'INC-9' });
+    await w.checkNow();
+    expect(sent).toHaveLength(3);
+  });
+});
