@@ -5,6 +5,7 @@ import { runner } from './cli/run.js';
 import { VERSION } from './version.js';
 import { recordingVerify } from './cli/recording.js';
 import { sessionKill, tokenIssue, tokenList, tokenRevoke } from './cli/live.js';
+import { reviewDecide, reviewList, reviewShow } from './cli/review.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
 // The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
@@ -98,6 +99,29 @@ session
   .requiredOption('--reason <text>', 'why (shown to the user)')
   .option('--by <name>', 'who is ending it (default: your login name)')
   .action((id: string, o: { config: string; reason: string; by?: string }) => run(() => sessionKill(o.config, id, o)));
+
+const review = program.command('review').description('post-event review of break-glass sessions');
+review
+  .command('list')
+  .description('review items: pending, overdue, approved, flagged')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .option('--pending', 'only pending ones')
+  .option('--overdue', 'only overdue ones')
+  .action((o: { config: string; pending?: boolean; overdue?: boolean }) => run(() => reviewList(o.config, o)));
+review
+  .command('show <session>')
+  .description('the session, its typed input, the commands read off it, and the replay command')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .action((id: string, o: { config: string }) => run(() => reviewShow(o.config, id)));
+for (const [verb, action] of [['approve', 'approved'], ['flag', 'flagged']] as const) {
+  review
+    .command(`${verb} <session>`)
+    .description(verb === 'approve' ? 'close the review: the access was justified' : 'mark it for follow-up')
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .requiredOption('--reviewer <name>', 'who is reviewing (never the session\'s own user)')
+    .requiredOption('--note <text>', 'what was checked, or what must follow')
+    .action((id: string, o: { config: string; reviewer?: string; note?: string }) => run(() => reviewDecide(o.config, action, id, o)));
+}
 
 const keys = program.command('keys').description('key material');
 keys

@@ -92,7 +92,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   if (recovered > 0) log.warn({ recovered }, 'sealed recordings left by an earlier run; they are marked incomplete');
   uploader.start();
   liveControl.start();
-  const watchdog = new GovernanceWatchdog({ alerts, reviews, uploadHealth: () => uploader.getHealth(), clock, log, uploadFailingAfterMs: config.alerts.upload_failing_after, intervalMs: 5_000 });
+  const watchdog = new GovernanceWatchdog({ alerts, audit, reviews, uploadHealth: () => uploader.getHealth(), clock, log, uploadFailingAfterMs: config.alerts.upload_failing_after, intervalMs: 5_000 });
   watchdog.start();
 
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });

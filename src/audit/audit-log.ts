@@ -29,6 +29,8 @@ export type AuditEventType =
   | 'recording.upload_failed'
   | 'recording.failed'
   | 'review.opened'
+  | 'review.approved'
+  | 'review.flagged'
   | 'session.watch_started'
   | 'session.watch_ended'
   | 'session.terminated'

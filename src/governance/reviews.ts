@@ -13,7 +13,11 @@ export interface ReviewAction {
   readonly by: string;
   readonly action: 'approved' | 'flagged';
   readonly note: string;
+  /** Set by the server once it has written the action to the audit log (the CLI records actions). */
+  readonly audited?: boolean;
 }
+
+export type ReviewDecision = { ok: true; item: ReviewItem } | { ok: false; reason: string };
 
 /** The post-event review of one break-glass session: opened when it starts, closed by a reviewer. */
 export interface ReviewItem {
@@ -52,6 +56,29 @@ export class ReviewStore {
 
   async markOverdueAlerted(sessionId: string, at: number): Promise<void> {
     await this.kv.update(sessionId, (r) => (r ? { ...r, overdue_alerted_at: at } : r));
+  }
+
+  /**
+   * A reviewer's verdict. Nobody reviews their own session; an approved review is closed. The
+   * checks run inside the store's atomic update, so two reviewers cannot both win a race.
+   */
+  async decide(sessionId: string, action: ReviewAction['action'], by: string, note: string, at: number): Promise<ReviewDecision> {
+    let refusal: string | undefined;
+    const stored = await this.kv.update(sessionId, (r) => {
+      if (!r) {
+        refusal = `no review for session ${sessionId} (only break-glass sessions have one)`;
+        return r;
+      }
+      if (by.toLowerCase() === r.user.toLowerCase()) refusal = `${by} cannot review their own session`;
+      else if (r.status === 'approved') refusal = `the review of ${sessionId} is already approved (by ${r.history.at(-1)?.by ?? '?'})`;
+      if (refusal) return r;
+      return { ...r, status: action, history: [...r.history, { at, by, action, note }] };
+    });
+    return refusal || !stored ? { ok: false, reason: refusal ?? 'not found' } : { ok: true, item: stored };
+  }
+
+  async markAudited(sessionId: string, index: number): Promise<void> {
+    await this.kv.update(sessionId, (r) => (r ? { ...r, history: r.history.map((h, i) => (i === index ? { ...h, audited: true } : h)) } : r));
   }
 
   get(sessionId: string): Promise<ReviewItem | undefined> {

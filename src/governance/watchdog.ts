@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
+import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import type { UploadHealth } from '../storage/uploader.js';
 import { isOverdue, type ReviewStore } from './reviews.js';
 import type { AlertDispatcher } from './alerts.js';
@@ -18,6 +19,7 @@ export class GovernanceWatchdog {
   constructor(
     private readonly deps: {
       alerts: AlertDispatcher;
+      audit: AuditSink;
       reviews: ReviewStore;
       uploadHealth: () => UploadHealth;
       clock: Clock;
@@ -49,6 +51,12 @@ export class GovernanceWatchdog {
         this.deps.alerts.send({ kind: 'upload_failing', summary: `recording uploads have been failing for ${minutes} min; ${h.pending} waiting on this host` });
       }
       for (const r of await this.deps.reviews.list()) {
+        // Verdicts recorded by the CLI reach the audit log through the server (one writer).
+        for (const [i, h] of r.history.entries()) {
+          if (h.audited) continue;
+          await recordOrLog(this.deps.audit, this.deps.log, { type: h.action === 'approved' ? 'review.approved' : 'review.flagged', session_id: r.session_id, user: r.user, reviewer: h.by, note: h.note, at: new Date(h.at).toISOString() });
+          await this.deps.reviews.markAudited(r.session_id, i);
+        }
         if (!isOverdue(r, now) || r.overdue_alerted_at !== undefined) continue;
         await this.deps.reviews.markOverdueAlerted(r.session_id, now);
         this.deps.alerts.send({

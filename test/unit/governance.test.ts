@@ -35,7 +35,7 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     const reviews = new ReviewStore(new MemoryKvStore<ReviewItem>());
     await reviews.open({ session_id: 's-9', user: 'alice', target: 'prod', ticket: 'INC-9', reason: 'database down', source_ip: '10.0.0.7', opened_at: clock.now(), due_at: clock.now() + 1_000_000 });
     let health: UploadHealth = { pending: 2, uploaded: 0, failures: 3, failingSince: clock.now() };
-    const w = new GovernanceWatchdog({ alerts, reviews, uploadHealth: () => health, clock, log: silentLogger(), uploadFailingAfterMs: 600_000, intervalMs: 1000 });
+    const w = new GovernanceWatchdog({ alerts, audit: { record: async () => undefined }, reviews, uploadHealth: () => health, clock, log: silentLogger(), uploadFailingAfterMs: 600_000, intervalMs: 1000 });
     await w.checkNow();
     expect(sent).toEqual([]);
     clock.advance(600_000);
