@@ -6,6 +6,7 @@ import { VERSION } from './version.js';
 import { recordingVerify } from './cli/recording.js';
 import { sessionKill, tokenIssue, tokenList, tokenRevoke } from './cli/live.js';
 import { reviewDecide, reviewList, reviewShow } from './cli/review.js';
+import { report } from './cli/report.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
 // The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
@@ -122,6 +123,14 @@ for (const [verb, action] of [['approve', 'approved'], ['flag', 'flagged']] as c
     .requiredOption('--note <text>', 'what was checked, or what must follow')
     .action((id: string, o: { config: string; reviewer?: string; note?: string }) => run(() => reviewDecide(o.config, action, id, o)));
 }
+
+program
+  .command('report')
+  .description('compliance report: break-glass use, reviews, logins, uploads, alerts (from the audit log)')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .option('--since <duration>', 'the period, back from now (30d, 12h)', '30d')
+  .option('--format <format>', 'md, csv or json', 'md')
+  .action((o: { config: string; since: string; format: string }) => run(() => report(o.config, o)));
 
 const keys = program.command('keys').description('key material');
 keys

@@ -48,6 +48,24 @@ describe('post-event review of break-glass sessions, through the CLI', () => {
     expect(review('approve', id, '--reviewer', 'dave', '--note', 'again please').stderr).toBe(`bastion: refused: the review of ${id} is already approved (by carol)\n`);
     await waitForAudit(b.dataDir, (l) => l.type === 'review.approved' && l.session_id === id && l.reviewer === 'carol', 15_000);
 
+    // The compliance report counts it from the audit log and the review store.
+    const json = spawnSync(process.execPath, [CLI, 'report', '--since', '1d', '--format', 'json', '--config', cfg.configPath], { encoding: 'utf8' });
+    expect(json.status).toBe(0);
+    const rep = JSON.parse(json.stdout) as Record<string, Record<string, unknown>>;
+    expect(rep.audit_chain).toMatchObject({ ok: true });
+    expect(rep.break_glass).toMatchObject({ sessions: 1, by_user: { alice: 1 }, by_target: { prod: 1 }, list: [{ session_id: id, user: 'alice', target: 'prod', ticket: 'INC-4242', review: 'approved' }] });
+    expect(rep.reviews).toMatchObject({ approved: 1, pending: 0, overdue: 0 });
+    expect((rep.reviews!.hours_to_review as { median: number }).median).toBeGreaterThanOrEqual(0);
+    expect(rep.logins).toMatchObject({ succeeded: 1, lockouts: 0 });
+    expect(rep.uploads).toMatchObject({ uploaded: 1, failures: 0 });
+    const md = spawnSync(process.execPath, [CLI, 'report', '--since', '1d', '--config', cfg.configPath], { encoding: 'utf8' });
+    expect(md.stdout).toMatch(/^# Compliance report, \S+ to \S+\n\nAudit log: hash chain intact/);
+    expect(md.stdout).toContain(`| alice | prod | INC-4242 | approved | \`${id}\` |`);
+    const csv = spawnSync(process.execPath, [CLI, 'report', '--format', 'csv', '--config', cfg.configPath], { encoding: 'utf8' });
+    expect(csv.stdout.split('\n')).toContain('"break_glass","sessions","1"');
+    const xml = spawnSync(process.execPath, [CLI, 'report', '--format', 'xml', '--config', cfg.configPath], { encoding: 'utf8' });
+    expect({ status: xml.status, stderr: xml.stderr }).toEqual({ status: 2, stderr: 'bastion: --format must be md, csv or json, not "xml"\n' });
+
     await b.stop();
     b = await runTestBastion(cfg);
     expect(review('list').stdout).toMatch(new RegExp(`^${id}  APPROVED  alice -> prod .* last: approved by carol\\n$`));

@@ -7,6 +7,7 @@ import { GovernanceWatchdog } from '../../src/governance/watchdog.js';
 import { AlertDispatcher, alertingAudit, type Alert } from '../../src/governance/alerts.js';
 import type { AuditEvent } from '../../src/audit/audit-log.js';
 import type { UploadHealth } from '../../src/storage/uploader.js';
+import { buildReport, reportMarkdown } from '../../src/governance/report.js';
 
 function capture(): { alerts: AlertDispatcher; sent: Omit<Alert, 'id' | 'at'>[] } {
   const sent: Omit<Alert, 'id' | 'at'>[] = [];
@@ -52,5 +53,30 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     expect(sent[2]).toMatchObject({ session_id: 's-9', user: 'alice', ticket: 'INC-9' });
     await w.checkNow();
     expect(sent).toHaveLength(3);
+  });
+
+  it('the compliance report counts only its period, lockouts once, and says when the audit chain is broken', () => {
+    const at = (m: number) => new Date(Date.parse('2026-11-23T10:00:00Z') + m * 60_000).toISOString();
+    const lines = [
+      { ts: at(-60 * 24 * 40), type: 'session.start', break_glass: true, session_id: 's-old', user: 'zed', target: 'prod', ticket: 'INC-1' },
+      { ts: at(1), type: 'login.failure', user: 'alice', reason: 'invalid' },
+      { ts: at(2), type: 'login.failure', user: 'alice', reason: 'replayed' },
+      { ts: at(3), type: 'login.locked', user: 'alice', until: at(18), duration_ms: 900000 },
+      { ts: at(4), type: 'login.locked', user: 'alice', until: at(18), note: 'login attempted while locked' },
+      { ts: at(5), type: 'login.success', user: 'bob' },
+      { ts: at(6), type: 'session.start', break_glass: true, session_id: 's-1', user: 'bob', target: 'prod', ticket: 'INC-7' },
+      { ts: at(7), type: 'recording.upload_failed', session_id: 's-1' },
+      { ts: at(9), type: 'recording.uploaded', session_id: 's-1' },
+      { ts: at(10), type: 'alert.failed' },
+      { ts: at(11), type: 'alert.delivered' },
+    ];
+    const review: ReviewItem = { session_id: 's-1', user: 'bob', target: 'prod', ticket: 'INC-7', reason: 'x', source_ip: '1.2.3.4', opened_at: Date.parse(at(6)), due_at: Date.parse(at(6)) + 86_400_000, status: 'pending', history: [] };
+    const r = buildReport(lines, [review], Date.parse(at(-60 * 24 * 30)), Date.parse(at(60 * 25)), { ok: false, lines: 7, detail: 'line 7: hash chain broken' });
+    expect(r.break_glass).toMatchObject({ sessions: 1, by_user: { bob: 1 }, list: [{ session_id: 's-1', review: 'pending' }] });
+    expect(r.logins).toEqual({ succeeded: 1, failed: 2, failures_by_reason: { invalid: 1, replayed: 1 }, lockouts: 1, locked_users: { alice: 1 } });
+    expect(r.reviews).toMatchObject({ pending: 1, overdue: 1, hours_to_review: { median: null, max: null } });
+    expect(r.uploads).toEqual({ uploaded: 1, failures: 1, recordings_failed: 0, last_failure: at(7) });
+    expect(r.alerts).toEqual({ delivered: 1, failed_attempts: 1, gave_up: 0 });
+    expect(reportMarkdown(r)).toContain('Audit log: **HASH CHAIN BROKEN** (line 7: hash chain broken).');
   });
 });
