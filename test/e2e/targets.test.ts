@@ -127,7 +127,7 @@ describe('upstream ssh targets, grants and break-glass, through a real sshd', ()
     expect(grant.created_by).toBe('api:pagerduty');
 
     const after = await runSsh(b, b.users.dave!, ['echo granted'], { code: at(b, 'dave', 0) }, { login: 'dave:other' });
-    expect(after.stdout).toBe('granted\n');
+    expect(after.stdout, `stderr: ${after.stderr}`).toBe('granted\n'); // on failure, show why the login ended
     expect(after.stderr).toContain(`Access to "other" through grant ${grant.id} until`);
     const ok = await waitForAudit(b.dataDir, (l) => l.type === 'login.success' && l.user === 'dave');
     expect(ok).toMatchObject({ via: 'grant', grant_id: grant.id });
