@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { PeriodicPass } from '../periodic.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
@@ -12,9 +13,8 @@ import type { AlertDispatcher } from './alerts.js';
  * (per outage, per review).
  */
 export class GovernanceWatchdog {
-  private timer: NodeJS.Timeout | undefined;
   private uploadAlertFor: number | undefined; // the outage (its start) already alerted
-  private running = false;
+  private readonly loop: PeriodicPass;
 
   constructor(
     private readonly deps: {
@@ -27,20 +27,24 @@ export class GovernanceWatchdog {
       uploadFailingAfterMs: number;
       intervalMs: number;
     },
-  ) {}
+  ) {
+    this.loop = new PeriodicPass(() => this.pass(), deps.intervalMs);
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.checkNow(), this.deps.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.loop.stop();
   }
 
-  async checkNow(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /** One pass; overlapping calls share the pass in progress. */
+  checkNow(): Promise<void> {
+    return this.loop.runNow();
+  }
+
+  private async pass(): Promise<void> {
     try {
       const now = this.deps.clock.now();
       const h = this.deps.uploadHealth();
@@ -71,8 +75,6 @@ export class GovernanceWatchdog {
       }
     } catch (err) {
       this.deps.log.error({ err: describeError(err) }, 'governance check failed');
-    } finally {
-      this.running = false;
     }
   }
 }

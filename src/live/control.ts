@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
+import { PeriodicPass } from '../periodic.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import type { KvStore } from '../state/kv-store.js';
@@ -35,23 +36,26 @@ const KILL_REQUEST_TTL_MS = 60_000;
  * kill` asked to end, and audits viewer tokens the CLI issued or revoked (one audit log, one writer).
  */
 export class LiveControl {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly loop: PeriodicPass;
 
-  constructor(private readonly deps: { hub: LiveHub; kills: KvStore<KillRequest>; tokens: ViewerTokens; audit: AuditSink; log: Logger; clock: Clock; intervalMs: number }) {}
+  constructor(private readonly deps: { hub: LiveHub; kills: KvStore<KillRequest>; tokens: ViewerTokens; audit: AuditSink; log: Logger; clock: Clock; intervalMs: number }) {
+    this.loop = new PeriodicPass(() => this.pass(), deps.intervalMs);
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.checkNow(), this.deps.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.loop.stop();
   }
 
-  async checkNow(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /** One pass; overlapping calls share the pass in progress. */
+  checkNow(): Promise<void> {
+    return this.loop.runNow();
+  }
+
+  private async pass(): Promise<void> {
     try {
       const now = this.deps.clock.now();
       for (const [key, k] of await this.deps.kills.entries()) {
@@ -82,8 +86,6 @@ export class LiveControl {
       }
     } catch (err) {
       this.deps.log.error({ err: describeError(err) }, 'live control check failed');
-    } finally {
-      this.running = false;
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { SessionRegistry } from './registry.js';
 import type { GrantStore } from '../policy/grants.js';
+import { PeriodicPass } from '../periodic.js';
 import type { Clock } from '../clock.js';
 import type { AuditSink } from '../audit/audit-log.js';
 import type { Logger } from '../log.js';
@@ -62,26 +63,25 @@ export function enforce(s: EnforcedSession, now: number, grants: readonly Grant[
  * revocation), and audits grant changes it finds in the shared store, whoever made them.
  */
 export class LimitEnforcer {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly loop: PeriodicPass;
 
   constructor(
     private readonly deps: { registry: SessionRegistry; grants: GrantStore; clock: Clock; audit: AuditSink; log: Logger; noticeMs: number; intervalMs: number },
-  ) {}
+  ) {
+    this.loop = new PeriodicPass(() => this.pass(), deps.intervalMs);
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.checkNow(), this.deps.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.loop.stop();
   }
 
   /** One pass; overlapping calls share the pass in progress. */
   checkNow(): Promise<void> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.loop.runNow();
   }
 
   private async pass(): Promise<void> {
