@@ -109,6 +109,16 @@ export class Playback {
     this._position = target;
   }
 
+  /**
+   * Moves the screen to right after event `i`. Several events can share a timestamp, so a time
+   * seek may land past a search hit; this lands on it exactly.
+   */
+  async seekToEvent(i: number): Promise<void> {
+    const k = Math.max(0, Math.min(this.rec.events.count - 1, i));
+    await this.showIndex(k);
+    this._position = this.times[k]!;
+  }
+
   /** Advances by `elapsedMs` of wall time at the current speed, when playing. */
   async tick(elapsedMs: number): Promise<void> {
     if (this._paused) return;

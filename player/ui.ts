@@ -46,7 +46,6 @@ export async function runPlayerUi(opened: Opened, o: { screen?: blessed.Widgets.
   let message = opened.warnings.length > 0 ? `note: ${opened.warnings[0]}${opened.warnings.length > 1 ? ` (+${opened.warnings.length - 1} more, see d)` : ''}` : '';
   let searching: string | undefined; // the query being typed, while the search prompt is open
   let lastQuery = '';
-  let lastHit = -1;
 
   const render = () => {
     const W = screen.width as number;
@@ -110,9 +109,8 @@ export async function runPlayerUi(opened: Opened, o: { screen?: blessed.Widgets.
         message = `"${visible(query)}" not found`;
         return;
       }
-      lastHit = hit.index;
       pb.pause();
-      await pb.seek(pb.timeOf(hit.index));
+      await pb.seekToEvent(hit.index);
       message = `"${visible(query)}" ${hit.inInput ? 'typed' : 'shown'} at ${formatTime(pb.timeOf(hit.index))}${hit.wrapped ? ' (search wrapped to the start)' : ''}  n: next`;
     });
   const details = () => {
@@ -166,7 +164,7 @@ export async function runPlayerUi(opened: Opened, o: { screen?: blessed.Widgets.
       else if (ch === 'M') jump([...markers].reverse().find((m) => m < pb.position - 0.0005) ?? 0);
       else if (ch === '/') searching = '';
       else if (ch === 'n') {
-        if (lastQuery) search(lastQuery, Math.max(lastHit, pb.currentIndex));
+        if (lastQuery) search(lastQuery, pb.currentIndex);
         else message = 'no search yet: press / first';
       } else if (ch === 'i') {
         act(() => {

@@ -78,9 +78,24 @@ describe('playback', () => {
     await pb.step();
     expect(pb.screen.text()[0]).toBe('a');
     expect(pb.markers()).toEqual([1]); // the redaction is a keystroke, not a marker
+
     pb.toggleIdleCompression();
     expect(pb.duration).toBe(5); // the 60 s pause is cut to 2 s
     expect(Array.from(timeline(r, true))).toEqual([0.5, 1, 3, 4, 5]);
+  });
+});
+
+describe('search hits land on their own event', () => {
+  it('even when later events share its timestamp (a time seek would land past it, and `n` would skip them)', async () => {
+    const r = await rec([[1, 'i', 'echo x\r'], [1, 'o', 'echo x\r\n'], [1, 'o', 'x\r\n'], [2, 'o', 'done']]);
+    const b = new IndexBuilder(40, 5);
+    for (let i = 0; i < r.events.count; i++) b.onEvent(i, r.events.code(i), r.events.data(i));
+    const pb = await Playback.open(r, await b.finish());
+    await pb.seek(1);
+    expect(pb.currentIndex).toBe(2);
+    await pb.seekToEvent(0);
+    expect(pb.currentIndex).toBe(0);
+    expect(findNext(r.events, 'x', pb.currentIndex)).toEqual({ index: 1, inInput: false, wrapped: false });
   });
 });
 
