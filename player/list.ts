@@ -17,6 +17,8 @@ export interface SessionRow {
   readonly ticket: string;
   readonly reason: string;
   readonly breakGlass: boolean;
+  /** A fire drill's session (`bastion drill`). */
+  readonly drill: boolean;
   readonly incomplete: boolean;
   /** 'valid', or why the signature check failed. */
   readonly signature: string;
@@ -92,6 +94,7 @@ function toRow(bucket: string, key: string, text: string, trusted: readonly KeyO
     ticket: String(m.metadata.ticket ?? ''),
     reason: String(m.metadata.reason ?? ''),
     breakGlass: m.metadata.break_glass === true,
+    drill: m.metadata.drill === true,
     incomplete: m.incomplete === true,
     signature: !checked ? 'not checked' : 'where' in checked ? checked.reason : 'valid',
   };
@@ -116,7 +119,7 @@ export function formatTable(rows: readonly SessionRow[]): string[] {
     r.user,
     r.target,
     r.ticket,
-    r.breakGlass ? 'YES' : '',
+    r.breakGlass ? (r.drill ? 'DRILL' : 'YES') : '',
     r.id + (r.incomplete ? ' (incomplete)' : ''),
     r.signature,
   ].map((c) => visible(c)));

@@ -7,6 +7,7 @@ import { recordingVerify } from './cli/recording.js';
 import { sessionKill, tokenIssue, tokenList, tokenRevoke } from './cli/live.js';
 import { reviewDecide, reviewList, reviewShow } from './cli/review.js';
 import { report } from './cli/report.js';
+import { drill } from './cli/drill.js';
 import { auditVerify, grantCreate, grantList, grantRevoke, keysInit, serve, totpEnroll } from './cli/commands.js';
 
 // The AWS SDK warns on every start that its 2027 releases will need Node 22; the operator cannot act on it here.
@@ -131,6 +132,14 @@ program
   .option('--since <duration>', 'the period, back from now (30d, 12h)', '30d')
   .option('--format <format>', 'md, csv or json', 'md')
   .action((o: { config: string; since: string; format: string }) => run(() => report(o.config, o)));
+
+program
+  .command('drill')
+  .description('fire drill: a synthetic break-glass session as the drill user, checking every control (login, alert, live view, recording, review, audit)')
+  .requiredOption('-c, --config <file>', 'config file (YAML) with a drill section')
+  .option('--timeout <duration>', 'how long to wait for each asynchronous control (default: drill.timeout, 60s)')
+  .option('--json', 'print the report as JSON')
+  .action((o: { config: string; timeout?: string; json?: boolean }) => run(() => drill(o.config, o)));
 
 const keys = program.command('keys').description('key material');
 keys

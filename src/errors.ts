@@ -29,6 +29,10 @@ export function assertNever(value: never): never {
 
 /** A short, single-line description of any thrown value (no stack). */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
+  if (err instanceof Error) {
+    // fetch() says only "fetch failed"; the reason (ECONNREFUSED, a timeout...) is its cause.
+    const cause = err.cause instanceof Error ? ((err.cause as NodeJS.ErrnoException).code ?? err.cause.message) : undefined;
+    return err.message === 'fetch failed' && cause ? `${err.message}: ${cause}` : err.message;
+  }
   return String(err);
 }

@@ -16,6 +16,7 @@ import { LiveControl, killRequestsPath, type KillRequest } from './live/control.
 import { ViewerTokens, viewerTokensPath, type ViewerToken } from './live/tokens.js';
 import { AlertDispatcher, alertingAudit, alertOnBreakGlass } from './governance/alerts.js';
 import { GovernanceWatchdog } from './governance/watchdog.js';
+import { DrillStore, drillsPath, type DrillRecord } from './governance/drills.js';
 import { openReviewsForBreakGlass, ReviewStore, reviewsPath, type ReviewItem } from './governance/reviews.js';
 import type { TargetConnector } from './targets/target.js';
 import { SshServer } from './ssh/server.js';
@@ -28,6 +29,7 @@ import { LimitEnforcer } from './session/enforcer.js';
 import { createApiServer, listenApi } from './http/api.js';
 import { createMetrics } from './http/metrics.js';
 import { VERSION } from './version.js';
+import { reachableHost, removeRunFile, writeRunFile } from './state/run-file.js';
 
 export interface RunningBastion {
   readonly ssh: { host: string; port: number };
@@ -65,7 +67,9 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   const liveControl = new LiveControl({ hub: liveHub, kills: new FileKvStore<KillRequest>(killRequestsPath(config.data_dir)), tokens: viewerTokens, audit, log, clock, intervalMs: config.session.check_interval });
   const reviews = new ReviewStore(new FileKvStore<ReviewItem>(reviewsPath(config.data_dir)));
   openReviewsForBreakGlass({ registry, reviews, audit, log, clock, dueAfterMs: config.reviews.due_after });
-  alertOnBreakGlass(registry, alerts, { watchUrl: `${config.http.tls_cert_file ? 'https' : 'http'}://${config.http.host}:${config.http.port}/`, configPath: config.file });
+  const scheme = config.http.tls_cert_file ? 'https' : 'http';
+  let httpUrl = `${scheme}://${reachableHost(config.http.host)}:${config.http.port}`; // the actual port once listening
+  alertOnBreakGlass(registry, alerts, { watchUrl: () => `${httpUrl}/`, configPath: config.file });
 
   const connectors = new Map<string, TargetConnector>();
   for (const [name, target] of Object.entries(config.targets)) {
@@ -92,7 +96,8 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   if (recovered > 0) log.warn({ recovered }, 'sealed recordings left by an earlier run; they are marked incomplete');
   uploader.start();
   liveControl.start();
-  const watchdog = new GovernanceWatchdog({ alerts, audit, reviews, uploadHealth: () => uploader.getHealth(), clock, log, uploadFailingAfterMs: config.alerts.upload_failing_after, intervalMs: 5_000 });
+  const drills = new DrillStore(new FileKvStore<DrillRecord>(drillsPath(config.data_dir)));
+  const watchdog = new GovernanceWatchdog({ alerts, audit, reviews, drills, uploadHealth: () => uploader.getHealth(), clock, log, uploadFailingAfterMs: config.alerts.upload_failing_after, intervalMs: 5_000 });
   watchdog.start();
 
   const enforcer = new LimitEnforcer({ registry, grants, clock, audit, log, noticeMs: config.session.expiry_notice, intervalMs: config.session.check_interval });
@@ -124,6 +129,14 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     ...(tls ? { tls } : {}),
   });
   const api = { server: apiService.server, address: await listenApi(apiService.server, config.http.host, config.http.port) };
+  httpUrl = `${scheme}://${urlHost(reachableHost(api.address.address))}:${api.address.port}`;
+  writeRunFile(config.data_dir, {
+    pid: process.pid,
+    started_at: new Date(clock.now()).toISOString(),
+    ssh: { host: reachableHost(address.address), port: address.port },
+    http: httpUrl,
+    ...(storage.embeddedEndpoint ? { s3_endpoint: storage.embeddedEndpoint } : {}),
+  });
   log.info({ host: api.address.address, port: api.address.port, grants_api: config.grant_tokens.length > 0 }, 'http api listening');
   enforcer.start();
   await audit.record({ type: 'bastion.start', version: VERSION, listen: `${address.address}:${address.port}`, pid: process.pid });
@@ -155,6 +168,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       await storage.close();
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
       await auditLog.close();
+      removeRunFile(config.data_dir);
       log.info('stopped');
     })());
 
@@ -180,6 +194,8 @@ function warnAboutOpenSecrets(config: Config, log: Logger): void {
     }
   }
 }
+
+const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 /** Benchmarks only: a recording service that records nothing (see StartOptions). */
 const unrecorded = {

@@ -40,7 +40,8 @@ export type AuditEventType =
   | 'alert.delivered'
   | 'alert.failed'
   | 'alert.gave_up'
-  | 'review.open_failed';
+  | 'review.open_failed'
+  | 'drill.completed';
 
 export interface AuditEvent {
   readonly type: AuditEventType;

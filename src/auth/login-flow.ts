@@ -98,7 +98,12 @@ export class LoginFlow {
       return { status: 'need', methods: ['publickey'], partial: false };
     }
     const { user } = proven;
-    const base = { user: user.name, ip: this.peer.ip, key: proven.key.fingerprint };
+    const base: Record<string, string | boolean> = { user: user.name, ip: this.peer.ip, key: proven.key.fingerprint, ...(user.drill ? { drill: true } : {}) };
+    const drill = this.deps.config.drill;
+    if (user.drill && drill && !drill.allowed_sources.includes(this.peer.ip)) {
+      await this.audit({ type: 'login.failure', ...base, method: 'source', reason: 'the drill user may only log in from drill.allowed_sources' });
+      return { status: 'refused' };
+    }
 
     const lock = await this.deps.lockouts.status(user.name, this.deps.clock.now());
     if (lock.locked) {
@@ -136,7 +141,7 @@ export class LoginFlow {
           : undefined;
     const justification = await this.askJustification(prompter, { ...base, ...(target ? { target } : {}) }, warning);
     if (!justification) return { status: 'refused' };
-    const identity = { user: user.name, ticket: justification.ticket, reason: justification.reason, keyFingerprint: proven.key.fingerprint, mfa: 'totp' as const };
+    const identity = { user: user.name, ticket: justification.ticket, reason: justification.reason, keyFingerprint: proven.key.fingerprint, mfa: 'totp' as const, drill: user.drill };
 
     if (!decision.allow) {
       await this.audit({ type: 'login.success', ...base, target: null, choices: decision.allowed.map((a) => a.target), mfa: 'totp', ticket: identity.ticket, reason: identity.reason });
@@ -155,7 +160,7 @@ export class LoginFlow {
     const user = Object.hasOwn(this.deps.config.users, pending.user) ? this.deps.config.users[pending.user] : undefined;
     if (!user) return { refused: 'unknown user' };
     const decision = authorize(user, target, this.deps.config, await this.deps.grants.list(), this.deps.clock.now());
-    const base = { user: pending.user, ip, key: pending.keyFingerprint };
+    const base = { user: pending.user, ip, key: pending.keyFingerprint, ...(pending.drill ? { drill: true } : {}) };
     if (!decision.allow) {
       await this.audit({ type: 'access.refused', ...base, target: printable(target), reason: decision.reason });
       return { refused: `you may not open "${printable(target)}" now` };
@@ -165,7 +170,7 @@ export class LoginFlow {
     return principal;
   }
 
-  private async auditSuccess(base: Record<string, string>, principal: Principal): Promise<void> {
+  private async auditSuccess(base: Record<string, string | boolean>, principal: Principal): Promise<void> {
     await this.audit({
       type: 'login.success',
       ...base,
@@ -180,7 +185,7 @@ export class LoginFlow {
     });
   }
 
-  private async verifyTotp(user: UserConfig, prompter: Prompter, base: Record<string, string>): Promise<'ok' | 'refused'> {
+  private async verifyTotp(user: UserConfig, prompter: Prompter, base: Record<string, string | boolean>): Promise<'ok' | 'refused'> {
     const secret = await readTotpSecret(user.totp_secret_file);
     if (!secret) {
       await this.audit({ type: 'login.failure', ...base, method: 'totp', reason: 'not enrolled' });
@@ -229,7 +234,7 @@ export class LoginFlow {
     return 'refused';
   }
 
-  private async askJustification(prompter: Prompter, base: Record<string, string>, warning: string | undefined): Promise<Justification | undefined> {
+  private async askJustification(prompter: Prompter, base: Record<string, string | boolean>, warning: string | undefined): Promise<Justification | undefined> {
     const rules = this.deps.config.auth.justification;
     const ask = `Give the incident ticket (e.g. ${rules.ticket_example}) and what you will do and why (at least ${rules.min_reason_length} characters).`;
     let note = warning ? `${warning}\n${ask}` : `This access is audited. ${ask}`;
@@ -280,5 +285,6 @@ function toPrincipal(identity: Omit<PendingPrincipal, 'choices'>, decision: Extr
     reason: identity.reason,
     keyFingerprint: identity.keyFingerprint,
     mfa: identity.mfa,
+    drill: identity.drill,
   };
 }

@@ -14,6 +14,8 @@ export interface Principal {
   readonly reason: string;
   readonly keyFingerprint: string;
   readonly mfa: 'totp';
+  /** A fire drill (`bastion drill`): marked as such in the audit log, recording, alerts and review. */
+  readonly drill: boolean;
 }
 
 /** Logged in without naming a target while several are open to the user: they pick one after login. */
@@ -25,6 +27,7 @@ export interface PendingPrincipal {
   readonly reason: string;
   readonly keyFingerprint: string;
   readonly mfa: 'totp';
+  readonly drill: boolean;
 }
 
 export type Login = Principal | PendingPrincipal;

@@ -15,6 +15,7 @@ export function banner(config: Config, host: string, port: number): string {
   const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   lines.push('', 'Demo mode: log in with the real OpenSSH client.');
   for (const user of Object.values(config.users)) {
+    if (user.drill) continue; // the drill user is for `bastion drill`, below
     // The private key beside a configured .pub file (demo keys live side by side).
     const privateKey = user.key_files.map((f) => f.replace(/\.pub$/, '')).find((f) => f !== '' && existsSync(f) && !f.endsWith('.pub'));
     const target = user.default_target ? '' : ':TARGET';
@@ -31,6 +32,9 @@ export function banner(config: Config, host: string, port: number): string {
         ? [`  Break-glass (alerts security, time-limited): ssh -p ${port}${privateKey ? ` -i ${rel(privateKey)}` : ''} ${user.name}:${breakGlass.target}@${connectHost}`]
         : []),
     );
+  }
+  if (config.drill) {
+    lines.push('', `Fire drill (a synthetic break-glass session as ${config.drill.user}, every control checked), from another terminal:`, `  npx bastion drill --config ${rel(config.file)}`);
   }
   lines.push('', 'Stop with Ctrl+C (running sessions get a grace period to finish).');
   return lines.join('\n') + '\n';

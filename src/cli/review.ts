@@ -31,7 +31,7 @@ export async function reviewList(configFile: string, o: { pending?: boolean; ove
     return 0;
   }
   for (const r of rows) {
-    process.stdout.write(`${r.session_id}  ${state(r, now).padEnd(8)}  ${r.user} -> ${r.target}  ${r.ticket}  opened ${iso(r.opened_at)}  due ${iso(r.due_at)}${r.history.length ? `  last: ${r.history.at(-1)!.action} by ${r.history.at(-1)!.by}` : ''}\n`);
+    process.stdout.write(`${r.session_id}  ${state(r, now).padEnd(8)}  ${r.drill ? '[DRILL] ' : ''}${r.user} -> ${r.target}  ${r.ticket}  opened ${iso(r.opened_at)}  due ${iso(r.due_at)}${r.history.length ? `  last: ${r.history.at(-1)!.action} by ${r.history.at(-1)!.by}` : ''}\n`);
   }
   return 0;
 }
@@ -43,7 +43,7 @@ export async function reviewShow(configFile: string, id: string): Promise<number
   if (!r) throw new BastionError('STATE_IO', `no review for session ${id.slice(0, 64)} (bastion review list shows them)`);
   const now = Date.now();
   const out: string[] = [
-    `Review of ${r.session_id}: ${state(r, now)}`,
+    `Review of ${r.session_id}: ${state(r, now)}${r.drill ? ' (a fire drill: bastion drill)' : ''}`,
     `  user        ${r.user}`,
     `  target      ${r.target}  (break-glass)`,
     `  ticket      ${r.ticket}`,

@@ -17,6 +17,8 @@ export interface UserConfig {
   readonly totp_secret_file: string; // absolute
   readonly roles: readonly string[];
   readonly default_target: string | undefined;
+  /** The drill user (`drill.user`): every session is marked as a fire drill. */
+  readonly drill: boolean;
 }
 
 /** The validated, resolved and frozen configuration. Paths are absolute. */
@@ -126,6 +128,7 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
       totp_secret_file: u.totp_secret_file ? abs(u.totp_secret_file) : resolve(secretsDir, `${userName}.totp`),
       roles: Object.freeze([...u.roles]),
       default_target: u.default_target,
+      drill: raw.drill?.user === userName,
     });
   }
 
@@ -183,6 +186,8 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     return { name: h.name, url: h.url, format: h.format, ...(buf ? { secret: new Secret(buf.toString('utf8').trim()) } : {}) };
   });
 
+  const drill = raw.drill ? resolveDrill(raw, abs, fail) : undefined;
+
   if (errors.length > 0 || !recordingKey) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
   return deepFreeze({
     ...raw,
@@ -197,11 +202,25 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
     recording_key: recordingKey,
     recording_trusted_keys: trusted,
     ...(storageSecret ? { storage_secret: storageSecret } : {}),
+    ...(drill ? { drill } : {}),
     storage: {
       ...raw.storage,
       ...(raw.storage.embedded ? { embedded: { ...raw.storage.embedded, dir: abs(raw.storage.embedded.dir ?? resolve(data_dir, 's3')) } } : {}),
     },
   });
+}
+
+/** The drill must be a real break-glass path: a known user whose roles give the target as break-glass. */
+function resolveDrill(raw: RawConfig, abs: (p: string) => string, fail: (p: string, m: string) => void): NonNullable<RawConfig['drill']> {
+  const d = raw.drill!;
+  const user = raw.users[d.user];
+  if (!user) fail('drill.user', `unknown user "${d.user}" (known: ${known(raw.users)}); the drill needs a dedicated user`);
+  else if (!user.roles.some((r) => raw.roles[r]?.break_glass.includes(d.target))) {
+    fail('drill.target', `"${d.target}" is not a break-glass target of ${d.user} (a drill rehearses break-glass: give the user a role with break_glass: [${d.target}])`);
+  }
+  const ticket = d.ticket ?? raw.auth.justification.ticket_example;
+  if (!new RegExp(raw.auth.justification.ticket_pattern).test(ticket)) fail('drill.ticket', `"${ticket}" does not match auth.justification.ticket_pattern`);
+  return { ...d, ticket, private_key_file: abs(d.private_key_file) };
 }
 
 function readOrFail(path: string, where: string, fail: (p: string, m: string) => void): Buffer | undefined {

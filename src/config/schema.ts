@@ -192,6 +192,25 @@ export const configSchema = z.strictObject({
       upload_failing_after: duration(10_000, 86_400_000).default(10 * 60_000),
     })
     .prefault({}),
+  /**
+   * Fire drills (`bastion drill`): a synthetic break-glass session as this user, end to end. Every
+   * session of the drill user is marked as a drill: audit, recording, alerts, review item.
+   */
+  drill: z
+    .strictObject({
+      user: name,
+      /** A break-glass target of the drill user (a harmless one: the drill runs a few echo commands). */
+      target: name,
+      /** The drill user's SSH private key (mode 0600), read by `bastion drill` only. */
+      private_key_file: z.string().min(1),
+      /** The ticket the drill gives; default: auth.justification.ticket_example. */
+      ticket: z.string().min(1).max(64).optional(),
+      /** The drill user may log in only from these addresses: a stolen drill key is no way in from elsewhere. */
+      allowed_sources: z.array(z.string().min(1)).min(1).default(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
+      /** How long the drill waits for each asynchronous control (alert delivery, upload). */
+      timeout: duration(1_000, 600_000).default(60_000),
+    })
+    .optional(),
   reviews: z
     .strictObject({
       /** A break-glass session's review is overdue when still pending this long after the session started. */
@@ -251,6 +270,8 @@ export const configSchema = z.strictObject({
       tls_key_file: z.string().min(1).optional(),
       /** Browser origins besides the service's own that may use the live view (e.g. a SOC dashboard). */
       allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://soc.example.com')).default([]),
+      /** Demo only: POST /demo/alerts accepts alerts and logs them, so alerting works without any external service. */
+      demo_alert_receiver: z.boolean().default(false),
     })
     .refine((h) => (h.tls_cert_file === undefined) === (h.tls_key_file === undefined), { message: 'tls_cert_file and tls_key_file go together' })
     .prefault({}),

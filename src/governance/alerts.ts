@@ -94,7 +94,7 @@ export class AlertDispatcher {
   }
 }
 
-/** A Slack-compatible body (incoming webhooks): text plus fields. */
+/** A Slack-compatible body (incoming webhooks): text plus fields. Drills say so in their summary. */
 export function slackBody(a: Alert): object {
   const fields = [
     ['User', a.user],
@@ -107,22 +107,23 @@ export function slackBody(a: Alert): object {
     ['Replay', a.links?.replay],
   ].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '');
   return {
-    text: `${a.drill ? '[DRILL] ' : ''}:rotating_light: ${a.summary}`,
+    text: `${a.drill ? ':fire_drill: ' : ':rotating_light: '}${a.summary}`,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*${a.drill ? '[DRILL] ' : ''}${a.summary}*` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*${a.summary}*` } },
       { type: 'section', fields: fields.map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${v}` })) },
     ],
   };
 }
 
 /** Break-glass sessions alert the moment they start. */
-export function alertOnBreakGlass(registry: SessionRegistry, alerts: AlertDispatcher, links: { watchUrl?: string; configPath?: string }): void {
+export function alertOnBreakGlass(registry: SessionRegistry, alerts: AlertDispatcher, links: { watchUrl?: () => string; configPath?: string }): void {
   registry.started.on((s) => {
     if (!s.principal.breakGlass) return;
     const p = s.principal;
     alerts.send({
       kind: 'break_glass',
-      summary: `BREAK-GLASS: ${p.user} on ${p.target} (${p.ticket})`,
+      summary: `${p.drill ? '[DRILL] ' : ''}BREAK-GLASS: ${p.user} on ${p.target} (${p.ticket})`,
+      ...(p.drill ? { drill: true } : {}),
       session_id: s.id,
       user: p.user,
       target: p.target,
@@ -130,7 +131,7 @@ export function alertOnBreakGlass(registry: SessionRegistry, alerts: AlertDispat
       reason: p.reason,
       source_ip: s.sourceIp,
       links: {
-        ...(links.watchUrl ? { watch: links.watchUrl } : {}),
+        ...(links.watchUrl ? { watch: links.watchUrl() } : {}),
         replay: `bastion-player ${s.id}${links.configPath ? ` --config ${links.configPath}` : ''}`,
       },
     });
@@ -151,7 +152,8 @@ export function alertingAudit(audit: AuditSink, alerts: AlertDispatcher): AuditS
       } else if (e.type === 'session.terminated') {
         alerts.send({
           kind: 'session_terminated',
-          summary: `session of ${str('user') ?? '?'} on ${str('target') ?? '?'} ended by ${str('by') ?? '?'}: ${str('reason') ?? ''}`,
+          ...(e.drill === true ? { drill: true } : {}),
+          summary: `${e.drill === true ? '[DRILL] ' : ''}session of ${str('user') ?? '?'} on ${str('target') ?? '?'} ended by ${str('by') ?? '?'}: ${str('reason') ?? ''}`,
           ...opt('session_id', str('session_id')),
           ...opt('user', str('user')),
           ...opt('target', str('target')),

@@ -30,6 +30,14 @@ export interface ComplianceReport {
   readonly sessions: { readonly started: number; readonly terminated_by_security: number };
   readonly uploads: { readonly uploaded: number; readonly failures: number; readonly recordings_failed: number; readonly last_failure: string | null };
   readonly alerts: { readonly delivered: number; readonly failed_attempts: number; readonly gave_up: number };
+  /** Fire drills (`bastion drill`); their sessions and logins are counted here, not above. */
+  readonly drills: {
+    readonly runs: number;
+    readonly passed: number;
+    readonly failed: number;
+    readonly last_passed: string | null;
+    readonly list: readonly { drill_id: string; at: string; ok: boolean; failed: string; session_id: string }[];
+  };
 }
 
 const bump = (m: Record<string, number>, k: unknown) => {
@@ -54,10 +62,21 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
   const sessions = { started: 0, terminated_by_security: 0 };
   const uploads = { uploaded: 0, failures: 0, recordings_failed: 0, last_failure: null as string | null };
   const alerts = { delivered: 0, failed_attempts: 0, gave_up: 0 };
+  const drills = { runs: 0, passed: 0, failed: 0, last_passed: null as string | null, list: [] as ComplianceReport['drills']['list'][number][] };
   const bgIds = new Set<string>();
   for (const l of lines) {
     const t = Date.parse(l.ts);
     if (!(t >= from && t <= to)) continue;
+    if (l.type === 'drill.completed') {
+      drills.runs++;
+      if (l.ok === true) {
+        drills.passed++;
+        drills.last_passed = l.ts;
+      } else drills.failed++;
+      drills.list.push({ drill_id: String(l.drill_id), at: l.ts, ok: l.ok === true, failed: Array.isArray(l.failed) ? l.failed.join(' ') : '', session_id: String(l.session_id ?? '') });
+      continue;
+    }
+    if (l.drill === true) continue; // a drill's logins, sessions and review are rehearsal, not use
     switch (l.type) {
       case 'login.success':
         logins.succeeded++;
@@ -127,6 +146,7 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
     sessions,
     uploads,
     alerts,
+    drills,
   };
 }
 
@@ -161,6 +181,11 @@ export function reportMarkdown(r: ComplianceReport): string {
     '',
     `Delivered ${r.alerts.delivered}; failed attempts ${r.alerts.failed_attempts}; given up ${r.alerts.gave_up}.`,
     '',
+    '## Fire drills',
+    '',
+    `${r.drills.runs} drill(s): ${r.drills.passed} passed, ${r.drills.failed} failed; last passed ${r.drills.last_passed ?? 'never in this period'}.`,
+    ...r.drills.list.map((d) => `- ${d.at} \`${d.drill_id}\`: ${d.ok ? 'passed' : `**FAILED** (${d.failed})`}`),
+    '',
   ].join('\n');
 }
 
@@ -182,6 +207,8 @@ export function reportCsv(r: ComplianceReport): string {
   flat('sessions', r.sessions);
   flat('uploads', r.uploads);
   flat('alerts', r.alerts);
+  flat('drills', r.drills);
   for (const s of r.break_glass.list) out.push(['break_glass_session', s.session_id, `${s.user}|${s.target}|${s.ticket}|${s.started}|${s.review}`]);
+  for (const d of r.drills.list) out.push(['drill', d.drill_id, `${d.at}|${d.ok ? 'passed' : 'failed'}|${d.failed}|${d.session_id}`]);
   return out.map((row) => row.map(q).join(',')).join('\n') + '\n';
 }

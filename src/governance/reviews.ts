@@ -27,6 +27,8 @@ export interface ReviewItem {
   readonly ticket: string;
   readonly reason: string;
   readonly source_ip: string;
+  /** A fire drill's session: reviewed like any other (the drill rehearses the review too). */
+  readonly drill?: boolean;
   readonly opened_at: number;
   readonly due_at: number;
   readonly status: ReviewStatus;
@@ -105,8 +107,12 @@ export function openReviewsForBreakGlass(o: { registry: SessionRegistry; reviews
     const now = o.clock.now();
     const p = s.principal;
     void o.reviews
-      .open({ session_id: s.id, user: p.user, target: p.target, ticket: p.ticket, reason: p.reason, source_ip: s.sourceIp, opened_at: now, due_at: now + o.dueAfterMs })
-      .then((r) => (r.created ? recordOrLog(o.audit, o.log, { type: 'review.opened', session_id: s.id, user: p.user, target: p.target, due_at: new Date(r.item.due_at).toISOString() }) : undefined))
+      .open({ session_id: s.id, user: p.user, target: p.target, ticket: p.ticket, reason: p.reason, source_ip: s.sourceIp, ...(p.drill ? { drill: true } : {}), opened_at: now, due_at: now + o.dueAfterMs })
+      .then((r) =>
+        r.created
+          ? recordOrLog(o.audit, o.log, { type: 'review.opened', session_id: s.id, user: p.user, target: p.target, ...(p.drill ? { drill: true } : {}), due_at: new Date(r.item.due_at).toISOString() })
+          : undefined,
+      )
       .catch((err: unknown) => {
         o.log.error({ err: describeError(err), session_id: s.id }, 'opening the review failed');
         return recordOrLog(o.audit, o.log, { type: 'review.open_failed', session_id: s.id, user: p.user, error: describeError(err) });

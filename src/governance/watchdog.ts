@@ -6,11 +6,13 @@ import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import type { UploadHealth } from '../storage/uploader.js';
 import { isOverdue, type ReviewStore } from './reviews.js';
 import type { AlertDispatcher } from './alerts.js';
+import type { DrillStore } from './drills.js';
 
 /**
  * Conditions that build up over time and must not go unnoticed: recordings that have not reached
  * the bucket for too long, and break-glass reviews past their due time. Each is alerted once
- * (per outage, per review).
+ * (per outage, per review). It also writes to the audit log what the CLI recorded (review verdicts,
+ * drill outcomes), since the server is the log's one writer.
  */
 export class GovernanceWatchdog {
   private uploadAlertFor: number | undefined; // the outage (its start) already alerted
@@ -21,6 +23,7 @@ export class GovernanceWatchdog {
       alerts: AlertDispatcher;
       audit: AuditSink;
       reviews: ReviewStore;
+      drills: DrillStore;
       uploadHealth: () => UploadHealth;
       clock: Clock;
       log: Logger;
@@ -54,6 +57,11 @@ export class GovernanceWatchdog {
         const minutes = Math.round((now - h.failingSince) / 60_000);
         this.deps.alerts.send({ kind: 'upload_failing', summary: `recording uploads have been failing for ${minutes} min; ${h.pending} waiting on this host` });
       }
+      // Drill outcomes recorded by the CLI, likewise.
+      for (const d of await this.deps.drills.unaudited()) {
+        await recordOrLog(this.deps.audit, this.deps.log, { type: 'drill.completed', drill_id: d.id, session_id: d.session_id, ok: d.ok, failed: d.failed, by: d.by, ms: d.ms, started_at: d.started_at, drill: true });
+        await this.deps.drills.markAudited(d.id);
+      }
       for (const r of await this.deps.reviews.list()) {
         // Verdicts recorded by the CLI reach the audit log through the server (one writer).
         for (const [i, h] of r.history.entries()) {
@@ -65,7 +73,8 @@ export class GovernanceWatchdog {
         await this.deps.reviews.markOverdueAlerted(r.session_id, now);
         this.deps.alerts.send({
           kind: 'review_overdue',
-          summary: `review overdue: break-glass session of ${r.user} on ${r.target} (${r.ticket}) is still unreviewed`,
+          ...(r.drill ? { drill: true } : {}),
+          summary: `${r.drill ? '[DRILL] ' : ''}review overdue: break-glass session of ${r.user} on ${r.target} (${r.ticket}) is still unreviewed`,
           session_id: r.session_id,
           user: r.user,
           target: r.target,

@@ -12,8 +12,8 @@ import { describeError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import { attachWatchSockets, type LiveDeps } from '../live/ws-server.js';
 import { handleLiveRoute } from '../live/routes.js';
-
-const MAX_BODY = 16 * 1024;
+import { handleDemoAlertRoute } from '../governance/demo-receiver.js';
+import { readJson, send } from './json.js';
 
 export interface ApiDeps {
   readonly config: Config;
@@ -68,6 +68,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps):
     return;
   }
   if (deps.live && (await handleLiveRoute(req, res, deps.live, deps.tls !== undefined))) return;
+  if (deps.config.http.demo_alert_receiver && (await handleDemoAlertRoute(req, res, deps.log))) return;
   if (!url.pathname.startsWith('/api/grants')) return send(res, 404, { error: 'not found' });
   if (deps.config.grant_tokens.length === 0) return send(res, 404, { error: 'the grants API is off: set http.grant_token_file in the config' });
   if (!bearerMatches(req.headers.authorization, deps.config.grant_tokens)) {
@@ -97,30 +98,6 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps):
     return send(res, 200, { grant: revoked });
   }
   return send(res, 405, { error: 'use POST /api/grants, GET /api/grants or DELETE /api/grants/ID' });
-}
-
-async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; status: number; error: string }> {
-  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return { ok: false, status: 415, error: 'send Content-Type: application/json' };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return { ok: false, status: 413, error: `body larger than ${MAX_BODY} bytes` };
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (!value || typeof value !== 'object' || Array.isArray(value)) return { ok: false, status: 400, error: 'expected a JSON object' };
-    return { ok: true, value };
-  } catch {
-    return { ok: false, status: 400, error: 'body is not valid JSON' };
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-  res.end(JSON.stringify(body) + '\n');
 }
 
 export function listenApi(server: Server, host: string, port: number): Promise<AddressInfo> {

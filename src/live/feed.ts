@@ -20,6 +20,8 @@ export interface SessionSummary {
   readonly ticket: string;
   readonly reason: string;
   readonly break_glass: boolean;
+  /** A fire drill (`bastion drill`), not a real emergency. */
+  readonly drill?: boolean;
   readonly via: string;
   readonly source_ip: string;
   readonly started_at: string;

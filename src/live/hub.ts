@@ -23,7 +23,7 @@ export class LiveHub {
   open(live: LiveSession, cols: number, rows: number, via: string): LiveFeed {
     const p = live.principal;
     const feed = new LiveFeed(
-      { id: live.id, user: p.user, target: p.target, ticket: p.ticket, reason: p.reason, break_glass: p.breakGlass, via, source_ip: live.sourceIp, started_at: new Date(live.startedAt).toISOString() },
+      { id: live.id, user: p.user, target: p.target, ticket: p.ticket, reason: p.reason, break_glass: p.breakGlass, ...(p.drill ? { drill: true } : {}), via, source_ip: live.sourceIp, started_at: new Date(live.startedAt).toISOString() },
       cols,
       rows,
     );
@@ -74,7 +74,7 @@ export class LiveHub {
   async terminate(id: string, by: string, reason: string): Promise<boolean> {
     const entry = this.feeds.get(id);
     if (!entry) return false;
-    await recordOrLog(this.deps.audit, this.deps.log, { type: 'session.terminated', session_id: id, by, reason, user: entry.live.principal.user, target: entry.live.principal.target, break_glass: entry.live.principal.breakGlass });
+    await recordOrLog(this.deps.audit, this.deps.log, { type: 'session.terminated', session_id: id, by, reason, user: entry.live.principal.user, target: entry.live.principal.target, break_glass: entry.live.principal.breakGlass, ...(entry.live.principal.drill ? { drill: true } : {}) });
     entry.live.terminate(`security (${by}) ended this session: ${reason}`, `terminated by ${by}: ${reason}`);
     return true;
   }

@@ -14,6 +14,8 @@ export interface SessionMetadata {
   readonly ticket: string;
   readonly reason: string;
   readonly break_glass: boolean;
+  /** A fire drill (`bastion drill`), not a real emergency. */
+  readonly drill?: boolean;
   readonly via: string;
   readonly mfa: string;
   readonly kind: string;

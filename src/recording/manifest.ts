@@ -156,6 +156,6 @@ export function describeVerification(name: string, result: VerifyResult): string
   const m = result.manifest;
   return (
     `OK: ${name}: ${m.recording.bytes} bytes in ${m.chunks.length} chunk${m.chunks.length === 1 ? '' : 's'}, signature and hash chain valid\n` +
-    `session ${m.session_id}: ${m.metadata.user} on ${m.metadata.target}${m.metadata.break_glass ? ' (BREAK-GLASS)' : ''}, ${m.started_at} to ${m.ended_at}${m.incomplete ? ', INCOMPLETE (the bastion stopped during the session)' : ''}`
+    `session ${m.session_id}: ${m.metadata.user} on ${m.metadata.target}${m.metadata.break_glass ? ' (BREAK-GLASS)' : ''}${m.metadata.drill ? ' [DRILL]' : ''}, ${m.started_at} to ${m.ended_at}${m.incomplete ? ', INCOMPLETE (the bastion stopped during the session)' : ''}`
   );
 }

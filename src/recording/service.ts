@@ -60,7 +60,7 @@ export class RecordingService {
       width: s.cols,
       height: s.rows,
       timestamp: Math.floor(clock.now() / 1000),
-      title: `${s.meta.user} on ${s.meta.target}${s.meta.break_glass ? ' (BREAK-GLASS)' : ''} - ${s.meta.ticket}`,
+      title: `${s.meta.drill ? '[DRILL] ' : ''}${s.meta.user} on ${s.meta.target}${s.meta.break_glass ? ' (BREAK-GLASS)' : ''} - ${s.meta.ticket}`,
       env: { ...(s.term ? { TERM: s.term } : {}), ...(s.shell ? { SHELL: s.shell } : {}) },
       bastion: { ...s.meta, bastion_host: hostname(), bastion_version: VERSION },
     };

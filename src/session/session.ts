@@ -205,6 +205,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
           ticket: principal.ticket,
           reason: principal.reason,
           break_glass: principal.breakGlass,
+          ...(principal.drill ? { drill: true } : {}),
           via: principal.via,
           mfa: principal.mfa,
           kind: req.kind,
@@ -236,7 +237,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     if (!connector) throw new Error(`no connector for target ${principal.target}`);
     const id = newSessionId(deps.clock.now());
     const startedAt = deps.clock.now();
-    const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass };
+    const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass, ...(principal.drill ? { drill: true } : {}) };
     let endReason: string | undefined;
     /** undefined: not recorded (a break-glass session the config lets go on without); null: refused. */
     let recording: ActiveRecording | undefined | null;

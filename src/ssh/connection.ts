@@ -86,7 +86,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     log.info({ user: principal.user, target: principal.target ?? null }, 'login complete');
     if ('breakGlass' in principal && principal.breakGlass) {
       // A structured alert line for log pipelines; webhooks to security are the alerting module's.
-      log.warn({ alert: 'break-glass', user: principal.user, target: principal.target, ticket: principal.ticket, reason: principal.reason }, 'BREAK-GLASS login');
+      log.warn({ alert: 'break-glass', ...(principal.drill ? { drill: true } : {}), user: principal.user, target: principal.target, ticket: principal.ticket, reason: principal.reason }, principal.drill ? 'BREAK-GLASS login (fire drill)' : 'BREAK-GLASS login');
     }
   });
 

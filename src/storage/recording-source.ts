@@ -6,6 +6,7 @@ import { describeVerification, RecordingVerifier, type VerifyResult } from '../r
 import { BastionError, describeError } from '../errors.js';
 import { S3ObjectStore } from './s3.js';
 import { objectBase } from './uploader.js';
+import { readRunFile } from '../state/run-file.js';
 
 /** Decompressed size beyond which gunzipping stops (a gzip bomb, or a session far beyond any real one). */
 export const DEFAULT_MAX_BYTES = 1024 ** 3;
@@ -66,7 +67,9 @@ export function manifestKey(recordingKey: string): string {
 /** An S3 client for reading recordings; the embedded demo store is reached at its endpoint (the bastion must be running). */
 export function storeForReading(config: Config | undefined, bucket: string): S3ObjectStore {
   const s = config?.storage;
-  const endpoint = process.env.BASTION_S3_ENDPOINT ?? s?.endpoint ?? (s?.embedded ? `http://${s.embedded.host}:${s.embedded.port}` : undefined);
+  // The embedded store's actual port (it may be configured as 0) comes from the running bastion's run file.
+  const running = config && s?.embedded ? readRunFile(config.data_dir)?.s3_endpoint : undefined;
+  const endpoint = process.env.BASTION_S3_ENDPOINT ?? s?.endpoint ?? (s?.embedded ? (running ?? `http://${s.embedded.host}:${s.embedded.port}`) : undefined);
   const credentials = s?.embedded
     ? { accessKeyId: s.embedded.access_key_id, secretAccessKey: s.embedded.secret_access_key }
     : s?.access_key_id && config?.storage_secret

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,28 +8,7 @@ import { runSsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
 import { freePort } from '../helpers/net.js';
-
-interface Received {
-  at: number;
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: Record<string, unknown>;
-  raw: string;
-}
-
-/** A webhook receiver: records what it gets; answers after `delayMs`. */
-function receiver(port: number, o: { delayMs?: number } = {}): Promise<{ server: Server; got: Received[] }> {
-  const got: Received[] = [];
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d: Buffer) => (raw += d.toString()));
-    req.on('end', () => {
-      got.push({ at: Date.now(), path: req.url ?? '', headers: req.headers, body: JSON.parse(raw) as Record<string, unknown>, raw });
-      setTimeout(() => res.end('ok'), o.delayMs ?? 0);
-    });
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ server, got })));
-}
+import { receiver, type Received } from '../helpers/webhook.js';
 
 describe('break-glass alerts to webhooks', () => {
   let b: TestBastion;

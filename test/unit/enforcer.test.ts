@@ -6,7 +6,7 @@ import type { Grant } from '../../src/policy/grants.js';
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const limits = { idleMs: 30 * MIN, maxMs: 12 * 60 * MIN, maxPerUser: 5, allow: { port_forwarding: false, file_transfer: false } };
-const principal = (over: Partial<Principal> = {}): Principal => ({ user: 'alice', target: 'db1', via: 'standing', breakGlass: false, limits, ticket: 'INC-1', reason: 'r', keyFingerprint: 'SHA256:x', mfa: 'totp', ...over });
+const principal = (over: Partial<Principal> = {}): Principal => ({ user: 'alice', target: 'db1', via: 'standing', breakGlass: false, limits, ticket: 'INC-1', reason: 'r', keyFingerprint: 'SHA256:x', mfa: 'totp', drill: false, ...over });
 const session = (p: Principal, over: Partial<EnforcedSession> = {}): EnforcedSession => ({ principal: p, startedAt: T0, lastInputAt: T0, noticeSent: false, ...over });
 const grant: Grant = { id: 'g-1', user: 'alice', target: 'db1', ticket: 'INC-1', reason: 'r', created_at: T0, expires_at: T0 + 60 * MIN, created_by: 'cli:x' };
 

@@ -7,7 +7,9 @@ import { GovernanceWatchdog } from '../../src/governance/watchdog.js';
 import { AlertDispatcher, alertingAudit, type Alert } from '../../src/governance/alerts.js';
 import type { AuditEvent } from '../../src/audit/audit-log.js';
 import type { UploadHealth } from '../../src/storage/uploader.js';
-import { buildReport, reportMarkdown } from '../../src/governance/report.js';
+import { buildReport, reportCsv, reportMarkdown } from '../../src/governance/report.js';
+import { DrillStore, type DrillRecord } from '../../src/governance/drills.js';
+import { completeReport, formatChecklist, type ControlId, type ControlResult } from '../../src/drill/checklist.js';
 
 function capture(): { alerts: AlertDispatcher; sent: Omit<Alert, 'id' | 'at'>[] } {
   const sent: Omit<Alert, 'id' | 'at'>[] = [];
@@ -36,7 +38,8 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     const reviews = new ReviewStore(new MemoryKvStore<ReviewItem>());
     await reviews.open({ session_id: 's-9', user: 'alice', target: 'prod', ticket: 'INC-9', reason: 'database down', source_ip: '10.0.0.7', opened_at: clock.now(), due_at: clock.now() + 1_000_000 });
     let health: UploadHealth = { pending: 2, uploaded: 0, failures: 3, failingSince: clock.now() };
-    const w = new GovernanceWatchdog({ alerts, audit: { record: async () => undefined }, reviews, uploadHealth: () => health, clock, log: silentLogger(), uploadFailingAfterMs: 600_000, intervalMs: 1000 });
+    const drills = new DrillStore(new MemoryKvStore<DrillRecord>());
+    const w = new GovernanceWatchdog({ alerts, audit: { record: async () => undefined }, reviews, drills, uploadHealth: () => health, clock, log: silentLogger(), uploadFailingAfterMs: 600_000, intervalMs: 1000 });
     await w.checkNow();
     expect(sent).toEqual([]);
     clock.advance(600_000);
@@ -69,6 +72,12 @@ describe('alerts raised from audited facts and from conditions over time', () =>
       { ts: at(9), type: 'recording.uploaded', session_id: 's-1' },
       { ts: at(10), type: 'alert.failed' },
       { ts: at(11), type: 'alert.delivered' },
+      // A fire drill: its login, session and failures are rehearsal, counted under drills only.
+      { ts: at(12), type: 'login.failure', user: 'drill', method: 'justification', reason: 'bad ticket', drill: true },
+      { ts: at(12), type: 'login.success', user: 'drill', drill: true },
+      { ts: at(13), type: 'session.start', break_glass: true, drill: true, session_id: 's-d', user: 'drill', target: 'prod', ticket: 'INC-1' },
+      { ts: at(14), type: 'drill.completed', drill_id: 'd-1', session_id: 's-d', ok: true, failed: [], drill: true },
+      { ts: at(20), type: 'drill.completed', drill_id: 'd-2', session_id: 's-e', ok: false, failed: ['alert', 'recording'], drill: true },
     ];
     const review: ReviewItem = { session_id: 's-1', user: 'bob', target: 'prod', ticket: 'INC-7', reason: 'x', source_ip: '1.2.3.4', opened_at: Date.parse(at(6)), due_at: Date.parse(at(6)) + 86_400_000, status: 'pending', history: [] };
     const r = buildReport(lines, [review], Date.parse(at(-60 * 24 * 30)), Date.parse(at(60 * 25)), { ok: false, lines: 7, detail: 'line 7: hash chain broken' });
@@ -78,5 +87,52 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     expect(r.uploads).toEqual({ uploaded: 1, failures: 1, recordings_failed: 0, last_failure: at(7) });
     expect(r.alerts).toEqual({ delivered: 1, failed_attempts: 1, gave_up: 0 });
     expect(reportMarkdown(r)).toContain('Audit log: **HASH CHAIN BROKEN** (line 7: hash chain broken).');
+    expect(r.drills).toEqual({
+      runs: 2,
+      passed: 1,
+      failed: 1,
+      last_passed: at(14),
+      list: [
+        { drill_id: 'd-1', at: at(14), ok: true, failed: '', session_id: 's-d' },
+        { drill_id: 'd-2', at: at(20), ok: false, failed: 'alert recording', session_id: 's-e' },
+      ],
+    });
+    expect(reportMarkdown(r)).toContain(`- ${at(20)} \`d-2\`: **FAILED** (alert recording)`);
+    expect(reportCsv(r)).toContain(`"drill","d-2","${at(20)}|failed|alert recording|s-e"`);
+  });
+
+  it('the watchdog writes drill outcomes recorded by the CLI to the audit log, once', async () => {
+    const events: AuditEvent[] = [];
+    const drills = new DrillStore(new MemoryKvStore<DrillRecord>());
+    await drills.add({ id: 'd-1', session_id: 's-1', started_at: '2026-11-23T10:00:00.000Z', ms: 900, ok: false, failed: ['alert'], by: 'root' });
+    const w = new GovernanceWatchdog({
+      alerts: capture().alerts,
+      audit: { record: async (e) => void events.push(e) },
+      reviews: new ReviewStore(new MemoryKvStore<ReviewItem>()),
+      drills,
+      uploadHealth: () => ({ pending: 0, uploaded: 0, failures: 0 }),
+      clock: new ManualClock(0),
+      log: silentLogger(),
+      uploadFailingAfterMs: 600_000,
+      intervalMs: 1000,
+    });
+    await w.checkNow();
+    await w.checkNow();
+    expect(events).toEqual([{ type: 'drill.completed', drill_id: 'd-1', session_id: 's-1', ok: false, failed: ['alert'], by: 'root', ms: 900, started_at: '2026-11-23T10:00:00.000Z', drill: true }]);
+  });
+
+  it('the drill checklist lists every control in order; one never reached fails, saying why', () => {
+    const results = new Map<ControlId, ControlResult>([
+      ['login', { id: 'login', ok: true, ms: 120, detail: 'ok' }],
+      ['session', { id: 'session', ok: false, ms: 10_400, detail: 'no session.start' }],
+    ]);
+    const r = completeReport({ drill_id: 'd-1', user: 'drill', target: 'prod', bastion: '127.0.0.1:2222', started_at: 'x', ms: 10_600 }, results, 'the session did not start');
+    expect(r.ok).toBe(false);
+    expect(r.controls.map((c) => c.id)).toEqual(['login', 'session', 'alert', 'live', 'recording', 'review', 'audit']);
+    expect(r.controls[2]).toEqual({ id: 'alert', ok: false, ms: 0, detail: 'not checked: the session did not start' });
+    const text = formatChecklist(r);
+    expect(text).toContain('  PASS  login demands MFA and justification');
+    expect(text).toMatch(/FAIL {2}break-glass session opens, marked as a drill +10 s {2}no session.start/);
+    expect(text.trimEnd().split('\n').at(-1)).toBe('Drill FAILED: session (break-glass session opens, marked as a drill), alert (alert reaches every webhook), live (live view shows the session), recording (recording reaches S3 and verifies), review (review item exists), audit (audit chain intact, drill marked).');
   });
 });

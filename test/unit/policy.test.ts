@@ -23,7 +23,7 @@ const config = {
   session: { env_allow: [], idle_timeout: 30 * 60_000, max_session: 12 * HOUR, max_sessions_per_user: 5, expiry_notice: 5 * 60_000, check_interval: 1000 },
   break_glass: { window: HOUR },
 } as unknown as Config;
-const user = (roles: string[], default_target?: string, name = 'alice'): UserConfig => ({ name, keys: [], key_files: [], totp_secret_file: '/x', roles, default_target });
+const user = (roles: string[], default_target?: string, name = 'alice'): UserConfig => ({ name, keys: [], key_files: [], totp_secret_file: '/x', roles, default_target, drill: false });
 const grant = (over: Partial<Grant> = {}): Grant => ({ id: 'g-000000000001', user: 'alice', target: 'staging', ticket: 'INC-1', reason: 'r', created_at: NOW - HOUR, expires_at: NOW + HOUR, created_by: 'cli:root', ...over });
 
 describe('authorize', () => {

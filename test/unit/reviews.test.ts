@@ -8,7 +8,7 @@ import type { AuditEvent } from '../../src/audit/audit-log.js';
 
 const live = (id: string, breakGlass: boolean): LiveSession => ({
   id,
-  principal: { user: 'alice', target: 'prod', via: breakGlass ? 'break-glass' : 'standing', breakGlass, limits: {} as never, ticket: 'INC-1', reason: 'the database is down again', keyFingerprint: 'SHA256:x', mfa: 'totp' },
+  principal: { user: 'alice', target: 'prod', via: breakGlass ? 'break-glass' : 'standing', breakGlass, limits: {} as never, ticket: 'INC-1', reason: 'the database is down again', keyFingerprint: 'SHA256:x', mfa: 'totp', drill: false },
   sourceIp: '10.0.0.7',
   startedAt: 0,
   lastInputAt: 0,
