@@ -8,6 +8,7 @@ import { CLI, ROOT, startTestBastion, type TestBastion } from '../helpers/bastio
 import { runSsh } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
+import { freePort } from '../helpers/net.js';
 
 function bastion(args: string[], cwd = ROOT) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
@@ -127,10 +128,12 @@ describe('audit verify and shutdown against a running bastion', () => {
 });
 
 describe('npm start on the shipped demo config', () => {
-  it('prints how to connect and how to get the code', async () => {
+  it('prints how to connect and how to get the code; the fire drill passes against it out of the box', async () => {
     const cfgDir = mkdtempSync(join(tmpdir(), 'bastion-demo-'));
-    // The demo config with its own data dir and a free port, so a developer's running demo is left alone.
-    const text = readFileSync(join(ROOT, 'config.example.yaml'), 'utf8').replace('port: 2222', 'port: 0').replace('port: 9000', 'port: 0').replace('port: 8022', 'port: 0').replace('data_dir: ./data', `data_dir: ${join(cfgDir, 'data')}`);
+    // The demo config with its own data dir and free ports, so a developer's running demo is left alone
+    // (the HTTP port appears twice: the service, and the demo webhook that posts alerts to it).
+    const httpPort = String(await freePort());
+    const text = readFileSync(join(ROOT, 'config.example.yaml'), 'utf8').replace('port: 2222', 'port: 0').replace('port: 9000', 'port: 0').replaceAll('8022', httpPort).replace('data_dir: ./data', `data_dir: ${join(cfgDir, 'data')}`);
     const cfg = join(ROOT, `.test-demo-${process.pid}.yaml`);
     writeFileSync(cfg, text);
     const child = execFile(process.execPath, [CLI, 'serve', '--config', cfg], { cwd: ROOT });
@@ -148,6 +151,16 @@ describe('npm start on the shipped demo config', () => {
       });
       expect(out).toMatch(/ssh -p \d+ -i keys\.example\/demo_ed25519 demo@127\.0\.0\.1/);
       expect(out).toContain('oathtool --totp -b $(cat keys.example/demo.totp)');
+      expect(out).toContain(`npx bastion drill --config .test-demo-${process.pid}.yaml`);
+      expect(out).not.toContain('-i keys.example/drill_ed25519'); // the drill user is for the drill, not for people
+      const drill = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, [CLI, 'drill', '--config', cfg], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr })),
+      );
+      expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+      expect(drill.stdout).toContain('Drill passed: all 7 controls');
+      // The demo's own webhook receiver got the alert and logged it where the newcomer is looking.
+      for (let i = 0; i < 50 && !out.includes('demo webhook received'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(out).toMatch(/"msg":"demo webhook received: \[DRILL\] BREAK-GLASS: drill on prod \(INC-1234\)"/);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('exit', r));

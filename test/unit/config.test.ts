@@ -38,6 +38,17 @@ describe('config', () => {
     expect(() => ((c as { data_dir: string }).data_dir = '/tmp')).toThrow();
   });
 
+  it('checks the drill: a known user with the target as break-glass, a ticket that passes the rules', () => {
+    const c = loadConfig(join(ROOT, 'config.example.yaml'));
+    expect(c.drill).toMatchObject({ user: 'drill', target: 'prod', ticket: 'INC-1234', private_key_file: join(ROOT, 'keys.example/drill_ed25519'), timeout: 60_000 });
+    expect(c.users.drill!.drill).toBe(true);
+    expect(c.users.demo!.drill).toBe(false);
+    const drill = { user: 'demo', target: 'shell', private_key_file: 'keys.example/demo_ed25519' };
+    expect(errorOf({ ...base, drill: { ...drill, user: 'nobody' } })).toContain('drill.user: unknown user "nobody" (known: demo)');
+    expect(errorOf({ ...base, drill })).toContain('drill.target: "shell" is not a break-glass target of demo');
+    expect(errorOf({ ...base, roles: { oncall: { break_glass: ['shell'] } }, drill: { ...drill, ticket: 'whatever' } })).toContain('drill.ticket: "whatever" does not match auth.justification.ticket_pattern');
+  });
+
   it('fills defaults for everything optional', () => {
     const c = parseConfig(stringify(base), file);
     expect(c.auth.justification.min_reason_length).toBe(20);
