@@ -70,7 +70,8 @@ export class LoginFlow {
    */
   async abandoned(reason: 'timeout' | 'disconnected', username?: string): Promise<void> {
     if (this.audited || (reason === 'disconnected' && username === undefined)) return;
-    await this.audit({ type: 'login.failure', user: username ? printable(username) : undefined, method: 'connection', reason: reason === 'timeout' ? 'login timed out' : this.lastFailure });
+    const drill = this.keyProven?.user.drill ? { drill: true } : {};
+    await this.audit({ type: 'login.failure', user: username ? printable(username) : undefined, ...drill, method: 'connection', reason: reason === 'timeout' ? 'login timed out' : this.lastFailure });
   }
 
   private publickey(req: Extract<AuthRequest, { method: 'publickey' }>): AuthResult {

@@ -3,13 +3,15 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
-import { BastionError } from '../errors.js';
+import { BastionError, describeError } from '../errors.js';
 import { FileKvStore } from '../state/file-kv-store.js';
 import { verifyAuditLog } from '../audit/verify.js';
 import { ReviewStore, reviewsPath, type ReviewItem } from '../governance/reviews.js';
-import { buildReport, reportCsv, reportMarkdown, type AuditRecord } from '../governance/report.js';
+import { buildReport, reportCsv, reportMarkdown, type AuditRecord, type ManifestSummary } from '../governance/report.js';
+import { trustedKeys } from './recording.js';
+import { listSessions } from '../../player/list.js';
 
-/** `bastion report --since 30d [--format md|csv|json]`: counted from the audit log and the review store. */
+/** `bastion report --since 30d [--format md|csv|json]`: counted from the audit log, the review store and the bucket's manifests. */
 export async function report(configFile: string, o: { since: string; format: string; file?: string }): Promise<number> {
   const config = loadConfig(configFile);
   const sinceMs = parseDuration(o.since);
@@ -28,7 +30,11 @@ export async function report(configFile: string, o: { since: string; format: str
   }
   const reviews = existsSync(reviewsPath(config.data_dir)) ? await new ReviewStore(new FileKvStore<ReviewItem>(reviewsPath(config.data_dir))).list() : [];
   const now = Date.now();
-  const r = buildReport(lines, reviews, now - sinceMs, now, chain.ok ? { ok: true, lines: chain.lines, detail: `${chain.lines} lines, last hash ${chain.lastHash.slice(0, 16)}…` } : { ok: false, lines: chain.line, detail: `line ${chain.line}: ${chain.reason}` });
+  const manifests: ManifestSummary = await listSessions(config, trustedKeys(config), { since: now - sinceMs }, now).then(
+    (rows) => ({ ok: true as const, manifests: rows.map((row) => ({ session_id: row.id, incomplete: row.incomplete, signature: row.signature })) }),
+    (err: unknown) => ({ ok: false as const, error: describeError(err) }),
+  );
+  const r = buildReport(lines, reviews, now - sinceMs, now, chain.ok ? { ok: true, lines: chain.lines, detail: `${chain.lines} lines, last hash ${chain.lastHash.slice(0, 16)}…` } : { ok: false, lines: chain.line, detail: `line ${chain.line}: ${chain.reason}` }, manifests);
   process.stdout.write(o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : o.format === 'csv' ? reportCsv(r) : reportMarkdown(r));
   return r.audit_chain.ok ? 0 : 1;
 }

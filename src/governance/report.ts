@@ -29,6 +29,16 @@ export interface ComplianceReport {
   readonly logins: { readonly succeeded: number; readonly failed: number; readonly failures_by_reason: Record<string, number>; readonly lockouts: number; readonly locked_users: Record<string, number> };
   readonly sessions: { readonly started: number; readonly terminated_by_security: number };
   readonly uploads: { readonly uploaded: number; readonly failures: number; readonly recordings_failed: number; readonly last_failure: string | null };
+  /** What the bucket's signed manifests say about the period's sessions. */
+  readonly recordings: {
+    readonly checked: boolean;
+    readonly error?: string;
+    readonly in_bucket: number;
+    readonly incomplete: number;
+    readonly bad_signature: number;
+    /** Sessions that ended over 10 minutes before the report with no recording in the bucket. */
+    readonly missing: readonly string[];
+  };
   readonly alerts: { readonly delivered: number; readonly failed_attempts: number; readonly gave_up: number };
   /** Fire drills (`bastion drill`); their sessions and logins are counted here, not above. */
   readonly drills: {
@@ -52,11 +62,18 @@ function median(xs: number[]): number | null {
   return Math.round((s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2) * 10) / 10;
 }
 
+/** The manifests found in the bucket for the period (or why they could not be read). */
+export type ManifestSummary = { ok: true; manifests: readonly { session_id: string; incomplete: boolean; signature: string }[] } | { ok: false; error: string };
+
+/** A recording is due in the bucket this long after its session ended (uploads retry meanwhile). */
+const UPLOAD_GRACE_MS = 10 * 60_000;
+
 /**
- * Pure: the compliance report for [from, to] from audit lines (already read) and review items.
- * Every number is counted from these records, so it does not depend on a process's uptime.
+ * Pure: the compliance report for [from, to] from audit lines (already read), review items and the
+ * bucket's manifests. Every number is counted from these records, so it does not depend on a
+ * process's uptime.
  */
-export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly ReviewItem[], from: number, to: number, chain: ComplianceReport['audit_chain']): ComplianceReport {
+export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly ReviewItem[], from: number, to: number, chain: ComplianceReport['audit_chain'], manifests?: ManifestSummary): ComplianceReport {
   const bg = { sessions: 0, by_user: {} as Record<string, number>, by_target: {} as Record<string, number>, list: [] as ComplianceReport['break_glass']['list'][number][] };
   const logins = { succeeded: 0, failed: 0, failures_by_reason: {} as Record<string, number>, lockouts: 0, locked_users: {} as Record<string, number> };
   const sessions = { started: 0, terminated_by_security: 0 };
@@ -64,6 +81,7 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
   const alerts = { delivered: 0, failed_attempts: 0, gave_up: 0 };
   const drills = { runs: 0, passed: 0, failed: 0, last_passed: null as string | null, list: [] as ComplianceReport['drills']['list'][number][] };
   const bgIds = new Set<string>();
+  const ended = new Map<string, number>(); // session id -> end time, for sessions that ran (recorded)
   for (const l of lines) {
     const t = Date.parse(l.ts);
     if (!(t >= from && t <= to)) continue;
@@ -100,6 +118,9 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
           bgIds.add(String(l.session_id));
           bg.list.push({ session_id: String(l.session_id), user: String(l.user), target: String(l.target), ticket: String(l.ticket ?? ''), started: l.ts, review: '' });
         }
+        break;
+      case 'session.end':
+        if (l.reason !== 'recording unavailable' && typeof l.session_id === 'string') ended.set(l.session_id, t);
         break;
       case 'session.terminated':
         sessions.terminated_by_security++;
@@ -145,8 +166,21 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
     logins,
     sessions,
     uploads,
+    recordings: recordingsOf(manifests, ended, to),
     alerts,
     drills,
+  };
+}
+
+function recordingsOf(m: ManifestSummary | undefined, ended: ReadonlyMap<string, number>, to: number): ComplianceReport['recordings'] {
+  if (!m || !m.ok) return { checked: false, ...(m ? { error: m.error } : {}), in_bucket: 0, incomplete: 0, bad_signature: 0, missing: [] };
+  const inBucket = new Set(m.manifests.map((x) => x.session_id));
+  return {
+    checked: true,
+    in_bucket: m.manifests.length,
+    incomplete: m.manifests.filter((x) => x.incomplete).length,
+    bad_signature: m.manifests.filter((x) => x.signature !== 'valid').length,
+    missing: [...ended].filter(([id, at]) => at <= to - UPLOAD_GRACE_MS && !inBucket.has(id)).map(([id]) => id),
   };
 }
 
@@ -177,6 +211,10 @@ export function reportMarkdown(r: ComplianceReport): string {
     '',
     `Sessions started ${r.sessions.started}; ended by security ${r.sessions.terminated_by_security}. Recordings uploaded ${r.uploads.uploaded}; upload failures ${r.uploads.failures}${r.uploads.last_failure ? ` (last ${r.uploads.last_failure})` : ''}; recordings that could not be written ${r.uploads.recordings_failed}.`,
     '',
+    r.recordings.checked
+      ? `In the bucket (signed manifests): ${r.recordings.in_bucket} recording(s); incomplete ${r.recordings.incomplete}; **bad signature ${r.recordings.bad_signature}**; **sessions without a recording ${r.recordings.missing.length}**${r.recordings.missing.length ? `: ${r.recordings.missing.map((id) => `\`${id}\``).join(', ')}` : ''}.`
+      : `The bucket was not checked${r.recordings.error ? `: ${r.recordings.error}` : ''}.`,
+    '',
     '## Alerts',
     '',
     `Delivered ${r.alerts.delivered}; failed attempts ${r.alerts.failed_attempts}; given up ${r.alerts.gave_up}.`,
@@ -206,6 +244,8 @@ export function reportCsv(r: ComplianceReport): string {
   flat('logins', r.logins);
   flat('sessions', r.sessions);
   flat('uploads', r.uploads);
+  flat('recordings', r.recordings);
+  for (const id of r.recordings.missing) out.push(['recording_missing', id, '']);
   flat('alerts', r.alerts);
   flat('drills', r.drills);
   for (const s of r.break_glass.list) out.push(['break_glass_session', s.session_id, `${s.user}|${s.target}|${s.ticket}|${s.started}|${s.review}`]);

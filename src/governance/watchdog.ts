@@ -66,7 +66,7 @@ export class GovernanceWatchdog {
         // Verdicts recorded by the CLI reach the audit log through the server (one writer).
         for (const [i, h] of r.history.entries()) {
           if (h.audited) continue;
-          await recordOrLog(this.deps.audit, this.deps.log, { type: h.action === 'approved' ? 'review.approved' : 'review.flagged', session_id: r.session_id, user: r.user, reviewer: h.by, note: h.note, at: new Date(h.at).toISOString() });
+          await recordOrLog(this.deps.audit, this.deps.log, { type: h.action === 'approved' ? 'review.approved' : 'review.flagged', session_id: r.session_id, user: r.user, ...(r.drill ? { drill: true } : {}), reviewer: h.by, note: h.note, at: new Date(h.at).toISOString() });
           await this.deps.reviews.markAudited(r.session_id, i);
         }
         if (!isOverdue(r, now) || r.overdue_alerted_at !== undefined) continue;

@@ -67,6 +67,7 @@ describe('bastion drill', () => {
     const json = JSON.parse(rep.stdout) as { drills: { runs: number; passed: number }; break_glass: { sessions: number }; logins: { failed: number } };
     expect(json.drills).toMatchObject({ runs: 1, passed: 1 });
     expect(json.break_glass.sessions).toBe(0); // a rehearsal is not a use of break-glass
+    expect(json.logins.failed).toBe(0); // nor are its deliberate bad answers failed logins
     const list = await run(b, ['review', 'list', '--config', b.configPath]);
     expect(list.stdout).toContain(`${id}  pending   [DRILL] drill -> prod`);
 

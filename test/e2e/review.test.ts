@@ -48,7 +48,7 @@ describe('post-event review of break-glass sessions, through the CLI', () => {
     expect(review('approve', id, '--reviewer', 'dave', '--note', 'again please').stderr).toBe(`bastion: refused: the review of ${id} is already approved (by carol)\n`);
     await waitForAudit(b.dataDir, (l) => l.type === 'review.approved' && l.session_id === id && l.reviewer === 'carol', 15_000);
 
-    // The compliance report counts it from the audit log and the review store.
+    // The compliance report counts it from the audit log, the review store and the bucket.
     const json = spawnSync(process.execPath, [CLI, 'report', '--since', '1d', '--format', 'json', '--config', cfg.configPath], { encoding: 'utf8' });
     expect(json.status).toBe(0);
     const rep = JSON.parse(json.stdout) as Record<string, Record<string, unknown>>;
@@ -58,6 +58,8 @@ describe('post-event review of break-glass sessions, through the CLI', () => {
     expect((rep.reviews!.hours_to_review as { median: number }).median).toBeGreaterThanOrEqual(0);
     expect(rep.logins).toMatchObject({ succeeded: 1, lockouts: 0 });
     expect(rep.uploads).toMatchObject({ uploaded: 1, failures: 0 });
+    // ...and the bucket's signed manifests (the embedded S3's port comes from the bastion's run file).
+    expect(rep.recordings).toEqual({ checked: true, in_bucket: 1, incomplete: 0, bad_signature: 0, missing: [] });
     const md = spawnSync(process.execPath, [CLI, 'report', '--since', '1d', '--config', cfg.configPath], { encoding: 'utf8' });
     expect(md.stdout).toMatch(/^# Compliance report, \S+ to \S+\n\nAudit log: hash chain intact/);
     expect(md.stdout).toContain(`| alice | prod | INC-4242 | approved | \`${id}\` |`);

@@ -101,6 +101,25 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     expect(reportCsv(r)).toContain(`"drill","d-2","${at(20)}|failed|alert recording|s-e"`);
   });
 
+  it('the report checks the bucket: every ended session has a signed recording there', () => {
+    const t0 = Date.parse('2026-11-23T10:00:00Z');
+    const at = (m: number) => new Date(t0 + m * 60_000).toISOString();
+    const lines = [
+      { ts: at(0), type: 'session.end', session_id: 's-in' },
+      { ts: at(1), type: 'session.end', session_id: 's-lost' },
+      { ts: at(2), type: 'session.end', session_id: 's-refused', reason: 'recording unavailable' },
+      { ts: at(55), type: 'session.end', session_id: 's-uploading' }, // ended 5 minutes ago: still within the upload grace
+      { ts: at(3), type: 'session.end', session_id: 's-drill', drill: true },
+    ];
+    const manifests = { ok: true as const, manifests: [{ session_id: 's-in', incomplete: false, signature: 'valid' }, { session_id: 's-x', incomplete: true, signature: 'signature does not verify' }] };
+    const r = buildReport(lines, [], t0 - 3_600_000, t0 + 60 * 60_000, { ok: true, lines: 5, detail: '' }, manifests);
+    expect(r.recordings).toEqual({ checked: true, in_bucket: 2, incomplete: 1, bad_signature: 1, missing: ['s-lost'] });
+    expect(reportMarkdown(r)).toContain('**sessions without a recording 1**: `s-lost`');
+    const down = buildReport(lines, [], t0 - 3_600_000, t0 + 60 * 60_000, { ok: true, lines: 5, detail: '' }, { ok: false, error: 'cannot reach the object store' });
+    expect(down.recordings).toMatchObject({ checked: false, error: 'cannot reach the object store' });
+    expect(reportMarkdown(down)).toContain('The bucket was not checked: cannot reach the object store.');
+  });
+
   it('the watchdog writes drill outcomes recorded by the CLI to the audit log, once', async () => {
     const events: AuditEvent[] = [];
     const drills = new DrillStore(new MemoryKvStore<DrillRecord>());
