@@ -63,6 +63,10 @@ export async function runDrill(config: Config, o: DrillOptions = {}): Promise<Dr
   let t = Date.now();
   progress(`drill ${drillId}: logging in as ${drill.user} to ${drill.target} at ${sshHost}:${sshPort}`);
   const alone = await tryPublickeyAlone(endpoint);
+  if (alone.unreachable) {
+    fail('login', t, alone.detail);
+    return report('the bastion was not reachable');
+  }
   const code = await freshCode(config, user.name, secret.reveal(), progress);
   const reason = `Fire drill ${drillId}: rehearsing the break-glass path end to end (bastion drill)`;
   const seen = { code: false, codeEchoed: false, justification: 0, badTicketRefused: false };

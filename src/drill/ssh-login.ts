@@ -48,18 +48,21 @@ function connectOptions(e: DrillEndpoint) {
  * Offers only the drill user's key. A bastion that demands MFA answers with partial success and
  * asks for keyboard-interactive; one that lets the key alone in has failed the control.
  */
-export function tryPublickeyAlone(e: DrillEndpoint): Promise<{ refused: boolean; detail: string }> {
+export function tryPublickeyAlone(e: DrillEndpoint): Promise<{ refused: boolean; unreachable?: boolean; detail: string }> {
   return new Promise((resolve) => {
     const client = new Client();
     let asked: string[] | undefined;
     let partial = false;
-    const done = (r: { refused: boolean; detail: string }) => {
+    const done = (r: { refused: boolean; unreachable?: boolean; detail: string }) => {
       client.end();
       resolve(r);
     };
     client.on('ready', () => done({ refused: false, detail: 'the bastion let the drill user in with the SSH key alone: MFA is not enforced' }));
     client.on('error', (err) => {
-      if (partial && asked?.includes('keyboard-interactive')) done({ refused: true, detail: 'the key alone was not enough: the bastion asked for keyboard-interactive (MFA)' });
+      if (/verification failed/i.test(err.message)) return done({ refused: false, unreachable: true, detail: `${e.host}:${e.port} presented a host key that is not one of the config's host_keys: not this bastion` });
+      const level = (err as { level?: string }).level;
+      if (level === 'client-socket' || level === 'client-timeout') done({ refused: false, unreachable: true, detail: `cannot reach the bastion at ${e.host}:${e.port}: ${describeError(err)} (is it running?)` });
+      else if (partial && asked?.includes('keyboard-interactive')) done({ refused: true, detail: 'the key alone was not enough: the bastion asked for keyboard-interactive (MFA)' });
       else done({ refused: false, detail: `the publickey step did not succeed: ${describeError(err)}${asked ? ` (methods offered: ${asked.join(', ')})` : ''}` });
     });
     client.connect({
