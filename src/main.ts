@@ -77,6 +77,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
   }
 
   warnAboutOpenSecrets(config, log);
+  if (config.http.demo_alert_receiver) log.warn('http.demo_alert_receiver is on: POST /demo/alerts accepts alerts from anyone who can reach the HTTP port (a demo feature)');
   if (!termiosAvailable) {
     log.warn('the termios addon is not built (npm install builds it): typed secrets on local targets are only recognised by their prompt');
   }
@@ -109,6 +110,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     totp,
     lockouts,
     grants,
+    drills,
     registry,
     connectors,
     recordings: options.benchmarkWithoutRecording ? unrecorded : recordings,
@@ -185,7 +187,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
 
 /** Secrets others can read are worth a loud warning at start-up (git checkouts are 0644, for one). */
 function warnAboutOpenSecrets(config: Config, log: Logger): void {
-  const files = [...config.host_keys.map((k) => k.path), ...Object.values(config.users).map((u) => u.totp_secret_file)];
+  const files = [...config.host_keys.map((k) => k.path), ...Object.values(config.users).map((u) => u.totp_secret_file), ...(config.drill ? [config.drill.private_key_file] : [])];
   for (const file of files) {
     try {
       if ((statSync(file).mode & 0o077) !== 0) log.warn({ file }, 'secret file is readable by group or others; run chmod 600 on it');

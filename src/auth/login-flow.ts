@@ -9,6 +9,7 @@ import { readTotpSecret, type TotpVerifier } from './totp.js';
 import type { Lockouts } from './lockout.js';
 import { validateJustification, type Justification } from './justification.js';
 import { formatDuration } from '../config/duration.js';
+import type { DrillStore } from '../governance/drills.js';
 import type { AuthRequest, AuthResult, PendingPrincipal, Principal, Prompter } from './types.js';
 
 export interface LoginDeps {
@@ -18,6 +19,8 @@ export interface LoginDeps {
   readonly totp: TotpVerifier;
   readonly lockouts: Lockouts;
   readonly grants: GrantStore;
+  /** Registered fire drills: the drill user logs in only during one. */
+  readonly drills: DrillStore;
 }
 
 const JUSTIFICATION_ATTEMPTS = 3;
@@ -70,7 +73,8 @@ export class LoginFlow {
    */
   async abandoned(reason: 'timeout' | 'disconnected', username?: string): Promise<void> {
     if (this.audited || (reason === 'disconnected' && username === undefined)) return;
-    const drill = this.keyProven?.user.drill ? { drill: true } : {};
+    // The drill's own probe (its key alone, refused on purpose) is marked; anyone else's is not.
+    const drill = this.keyProven?.user.drill && (await this.deps.drills.anyOpen(this.deps.clock.now())) ? { drill: true } : {};
     await this.audit({ type: 'login.failure', user: username ? printable(username) : undefined, ...drill, method: 'connection', reason: reason === 'timeout' ? 'login timed out' : this.lastFailure });
   }
 
@@ -99,11 +103,14 @@ export class LoginFlow {
       return { status: 'need', methods: ['publickey'], partial: false };
     }
     const { user } = proven;
-    const base: Record<string, string | boolean> = { user: user.name, ip: this.peer.ip, key: proven.key.fingerprint, ...(user.drill ? { drill: true } : {}) };
-    const drill = this.deps.config.drill;
-    if (user.drill && drill && !drill.allowed_sources.includes(this.peer.ip)) {
-      await this.audit({ type: 'login.failure', ...base, method: 'source', reason: 'the drill user may only log in from drill.allowed_sources' });
-      return { status: 'refused' };
+    const base: Record<string, string | boolean> = { user: user.name, ip: this.peer.ip, key: proven.key.fingerprint };
+    if (user.drill) {
+      const refusal = await this.drillRefusal();
+      if (refusal) {
+        await this.audit({ type: 'login.failure', ...base, method: 'drill', reason: refusal });
+        return { status: 'refused' };
+      }
+      base.drill = true; // a drill is open: this login is (so far) a drill's
     }
 
     const lock = await this.deps.lockouts.status(user.name, this.deps.clock.now());
@@ -142,7 +149,15 @@ export class LoginFlow {
           : undefined;
     const justification = await this.askJustification(prompter, { ...base, ...(target ? { target } : {}) }, warning);
     if (!justification) return { status: 'refused' };
-    const identity = { user: user.name, ticket: justification.ticket, reason: justification.reason, keyFingerprint: proven.key.fingerprint, mfa: 'totp' as const, drill: user.drill };
+    // The drill user's reason must name the open drill it belongs to (claimed once).
+    const drillId = user.drill ? await this.deps.drills.claim(justification.reason, this.deps.clock.now()) : undefined;
+    if (user.drill && !drillId) {
+      delete base.drill;
+      await this.audit({ type: 'login.failure', ...base, method: 'drill', reason: 'the reason names no open drill' });
+      await tell(prompter, 'The drill user logs in only for a fire drill (bastion drill).');
+      return { status: 'refused' };
+    }
+    const identity = { user: user.name, ticket: justification.ticket, reason: justification.reason, keyFingerprint: proven.key.fingerprint, mfa: 'totp' as const, drill: drillId !== undefined, ...(drillId ? { drillId } : {}) };
 
     if (!decision.allow) {
       await this.audit({ type: 'login.success', ...base, target: null, choices: decision.allowed.map((a) => a.target), mfa: 'totp', ticket: identity.ticket, reason: identity.reason });
@@ -161,7 +176,7 @@ export class LoginFlow {
     const user = Object.hasOwn(this.deps.config.users, pending.user) ? this.deps.config.users[pending.user] : undefined;
     if (!user) return { refused: 'unknown user' };
     const decision = authorize(user, target, this.deps.config, await this.deps.grants.list(), this.deps.clock.now());
-    const base = { user: pending.user, ip, key: pending.keyFingerprint, ...(pending.drill ? { drill: true } : {}) };
+    const base = { user: pending.user, ip, key: pending.keyFingerprint, ...(pending.drillId ? { drill: true, drill_id: pending.drillId } : {}) };
     if (!decision.allow) {
       await this.audit({ type: 'access.refused', ...base, target: printable(target), reason: decision.reason });
       return { refused: `you may not open "${printable(target)}" now` };
@@ -171,10 +186,19 @@ export class LoginFlow {
     return principal;
   }
 
+  /** Why the drill user may not log in now, if it may not: only from the drill's sources, only during a drill. */
+  private async drillRefusal(): Promise<string | undefined> {
+    const drill = this.deps.config.drill;
+    if (!drill || !drill.allowed_sources.includes(this.peer.ip)) return 'the drill user may only log in from drill.allowed_sources';
+    if (!(await this.deps.drills.anyOpen(this.deps.clock.now()))) return 'no drill is open: the drill user logs in only during bastion drill';
+    return undefined;
+  }
+
   private async auditSuccess(base: Record<string, string | boolean>, principal: Principal): Promise<void> {
     await this.audit({
       type: 'login.success',
       ...base,
+      ...(principal.drillId ? { drill_id: principal.drillId } : {}),
       target: principal.target,
       via: principal.via,
       break_glass: principal.breakGlass,
@@ -287,5 +311,6 @@ function toPrincipal(identity: Omit<PendingPrincipal, 'choices'>, decision: Extr
     keyFingerprint: identity.keyFingerprint,
     mfa: identity.mfa,
     drill: identity.drill,
+    ...(identity.drillId !== undefined ? { drillId: identity.drillId } : {}),
   };
 }

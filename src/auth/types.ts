@@ -16,6 +16,8 @@ export interface Principal {
   readonly mfa: 'totp';
   /** A fire drill (`bastion drill`): marked as such in the audit log, recording, alerts and review. */
   readonly drill: boolean;
+  /** The registered drill this login claimed. */
+  readonly drillId?: string;
 }
 
 /** Logged in without naming a target while several are open to the user: they pick one after login. */
@@ -28,6 +30,7 @@ export interface PendingPrincipal {
   readonly keyFingerprint: string;
   readonly mfa: 'totp';
   readonly drill: boolean;
+  readonly drillId?: string;
 }
 
 export type Login = Principal | PendingPrincipal;

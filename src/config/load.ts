@@ -187,6 +187,9 @@ function resolveConfig(raw: RawConfig, file: string, label: string): Config {
   });
 
   const drill = raw.drill ? resolveDrill(raw, abs, fail) : undefined;
+  if (raw.http.demo_alert_receiver && !['127.0.0.1', '::1', 'localhost'].includes(raw.http.host)) {
+    fail('http.demo_alert_receiver', `a demo feature: anyone who can reach the port could post alerts, so it runs only with http.host on loopback (not "${raw.http.host}")`);
+  }
 
   if (errors.length > 0 || !recordingKey) throw new BastionError('CONFIG_INVALID', errors.join('\n'));
   return deepFreeze({

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
+import { rootCertificates, type PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { describeError } from '../errors.js';
@@ -14,13 +14,18 @@ export interface LiveEndpoint {
   readonly certPem?: Buffer;
 }
 
-/** TLS options that trust the configured certificate itself (whatever name the drill connects by), or a public CA. */
+/**
+ * TLS options that pin the configured certificate: the chain must verify (self-signed, or through
+ * a public CA), and the server must present exactly the configured leaf, whatever name the drill
+ * connects by. Any other certificate is refused before the viewer token is sent.
+ */
 function tlsOptions(e: LiveEndpoint): object {
   if (!e.certPem) return {};
   const leaf = new X509Certificate(e.certPem).fingerprint256;
   return {
     ca: [...rootCertificates, e.certPem.toString('utf8')],
-    checkServerIdentity: (host: string, cert: PeerCertificate) => (cert.fingerprint256 === leaf ? undefined : checkServerIdentity(host, cert)),
+    checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+      cert.fingerprint256 === leaf ? undefined : new Error(`the live view presented a certificate (${cert.fingerprint256.slice(0, 23)}...) other than http.tls_cert_file`),
   };
 }
 
@@ -68,7 +73,10 @@ export function watchSession(e: LiveEndpoint, sessionId: string, token: string, 
       }
       for (const l of listeners) l();
     });
-    ws.on('unexpected-response', (_req, res) => resolve({ ok: false, error: `the watch socket was refused: HTTP ${res.statusCode}` }));
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ ok: false, error: `the watch socket was refused: HTTP ${res.statusCode}` });
+      ws.terminate();
+    });
     ws.on('error', (err) => resolve({ ok: false, error: `the watch socket failed: ${describeError(err)}` }));
     ws.on('open', () =>
       resolve({

@@ -23,7 +23,8 @@ export interface PromptRound {
   readonly prompts: readonly Prompt[];
 }
 
-export type Answerer = (round: PromptRound, index: number) => string[];
+/** The answers to a round of prompts; undefined to give up (the connection is closed). */
+export type Answerer = (round: PromptRound, index: number) => string[] | undefined;
 
 function publicBlobs(hostKeys: readonly Buffer[]): Buffer[] {
   return hostKeys.flatMap((pem) => {
@@ -53,11 +54,15 @@ export function tryPublickeyAlone(e: DrillEndpoint): Promise<{ refused: boolean;
     const client = new Client();
     let asked: string[] | undefined;
     let partial = false;
+    let settled = false;
     const done = (r: { refused: boolean; unreachable?: boolean; detail: string }) => {
+      if (settled) return;
+      settled = true;
       client.end();
       resolve(r);
     };
     client.on('ready', () => done({ refused: false, detail: 'the bastion let the drill user in with the SSH key alone: MFA is not enforced' }));
+    client.on('close', () => done({ refused: false, detail: 'the bastion closed the connection during the publickey step' }));
     client.on('error', (err) => {
       if (/verification failed/i.test(err.message)) return done({ refused: false, unreachable: true, detail: `${e.host}:${e.port} presented a host key that is not one of the config's host_keys: not this bastion` });
       const level = (err as { level?: string }).level;
@@ -154,7 +159,9 @@ export function openDrillSession(e: DrillEndpoint, answer: Answerer): Promise<{ 
           prompt: (_name, instructions, _lang, prompts, finish) => {
             const round = { instructions, prompts };
             rounds.push(round);
-            finish(prompts.length === 0 ? [] : answer(round, rounds.length - 1));
+            const answers = prompts.length === 0 ? [] : answer(round, rounds.length - 1);
+            if (answers) finish(answers);
+            else fail(`gave up at the bastion's prompt: ${instructions.trim().slice(0, 200) || prompts.map((p) => p.prompt).join(' ')}`);
           },
         });
       },

@@ -81,6 +81,7 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
   const alerts = { delivered: 0, failed_attempts: 0, gave_up: 0 };
   const drills = { runs: 0, passed: 0, failed: 0, last_passed: null as string | null, list: [] as ComplianceReport['drills']['list'][number][] };
   const bgIds = new Set<string>();
+  const started = new Set<string>(); // sessions that started in the period: their recordings are in its days
   const ended = new Map<string, number>(); // session id -> end time, for sessions that ran (recorded)
   for (const l of lines) {
     const t = Date.parse(l.ts);
@@ -111,6 +112,7 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
         break;
       case 'session.start':
         sessions.started++;
+        if (typeof l.session_id === 'string') started.add(l.session_id);
         if (l.break_glass === true) {
           bg.sessions++;
           bump(bg.by_user, l.user);
@@ -166,7 +168,7 @@ export function buildReport(lines: Iterable<AuditRecord>, reviews: readonly Revi
     logins,
     sessions,
     uploads,
-    recordings: recordingsOf(manifests, ended, to),
+    recordings: recordingsOf(manifests, new Map([...ended].filter(([id]) => started.has(id))), to),
     alerts,
     drills,
   };

@@ -59,7 +59,8 @@ export class GovernanceWatchdog {
       }
       // Drill outcomes recorded by the CLI, likewise.
       for (const d of await this.deps.drills.unaudited()) {
-        await recordOrLog(this.deps.audit, this.deps.log, { type: 'drill.completed', drill_id: d.id, session_id: d.session_id, ok: d.ok, failed: d.failed, by: d.by, ms: d.ms, started_at: d.started_at, drill: true });
+        const o = d.outcome!;
+        await recordOrLog(this.deps.audit, this.deps.log, { type: 'drill.completed', drill_id: d.id, session_id: o.session_id, ok: o.ok, failed: o.failed, by: d.by, ms: o.ms, started_at: d.started_at, drill: true });
         await this.deps.drills.markAudited(d.id);
       }
       for (const r of await this.deps.reviews.list()) {

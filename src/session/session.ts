@@ -237,7 +237,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     if (!connector) throw new Error(`no connector for target ${principal.target}`);
     const id = newSessionId(deps.clock.now());
     const startedAt = deps.clock.now();
-    const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass, ...(principal.drill ? { drill: true } : {}) };
+    const base = { session_id: id, user: principal.user, target: principal.target, ip: deps.peer.ip, break_glass: principal.breakGlass, ...(principal.drill ? { drill: true, drill_id: principal.drillId } : {}) };
     let endReason: string | undefined;
     /** undefined: not recorded (a break-glass session the config lets go on without); null: refused. */
     let recording: ActiveRecording | undefined | null;

@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, runTestBastion, writeTestConfig, type BastionOptions, type TestBastion } from '../helpers/bastion.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
+import { runSsh } from '../helpers/ssh.js';
+import { oathtool } from '../helpers/tools.js';
 import { freePort } from '../helpers/net.js';
 import { receiver } from '../helpers/webhook.js';
 import { startFlakyProxy } from '../helpers/flaky-proxy.js';
@@ -52,13 +54,15 @@ describe('bastion drill', () => {
     const report = JSON.parse(r.stdout) as { ok: boolean; session_id: string; drill_id: string; controls: { id: string; ok: boolean; ms: number; detail: string }[] };
     expect(report.ok).toBe(true);
     expect(report.controls.map((c) => [c.id, c.ok])).toEqual(CONTROLS.map((c) => [c, true]));
-    for (const c of report.controls) expect(c.ms).toBeGreaterThanOrEqual(0);
+    // The bastion measured the alert's delivery from the session's start: within the 1 s target.
+    expect(report.controls.find((c) => c.id === 'alert')!.ms).toBeLessThan(1_000);
     const id = report.session_id;
 
     // The alert says DRILL; the audit log, the review item and the recording are marked.
     expect(hook.got.find((g) => g.body.session_id === id)?.body).toMatchObject({ kind: 'break_glass', drill: true, user: 'drill', target: 'prod', summary: expect.stringMatching(/^\[DRILL\] BREAK-GLASS: drill on prod/) });
     const audit = readAudit(b.dataDir);
-    for (const type of ['session.start', 'session.end', 'review.opened']) expect(audit.find((l) => l.type === type && l.session_id === id), type).toMatchObject({ drill: true });
+    for (const type of ['session.start', 'session.end']) expect(audit.find((l) => l.type === type && l.session_id === id), type).toMatchObject({ drill: true, drill_id: report.drill_id });
+    expect(audit.find((l) => l.type === 'review.opened' && l.session_id === id)).toMatchObject({ drill: true });
     // The first justification was a malformed ticket, refused (and audited as such).
     expect(audit.find((l) => l.type === 'login.failure' && l.user === 'drill' && l.method === 'justification')).toMatchObject({ drill: true, field: 'ticket' });
     // The outcome reaches the audit log through the server (drill.completed), and the report.
@@ -68,21 +72,32 @@ describe('bastion drill', () => {
     expect(json.drills).toMatchObject({ runs: 1, passed: 1 });
     expect(json.break_glass.sessions).toBe(0); // a rehearsal is not a use of break-glass
     expect(json.logins.failed).toBe(0); // nor are its deliberate bad answers failed logins
+
+    // Outside a drill, the drill user's key and code are no way in, and the attempt is not hidden as a drill.
+    const outside = await runSsh(b, b.users.drill!, ['true'], { code: oathtool(b.users.drill!.secret) }, { login: 'drill:prod' });
+    expect(outside.code).not.toBe(0);
+    const refused = readAudit(b.dataDir).filter((l) => l.type === 'login.failure' && l.method === 'drill');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ user: 'drill', reason: 'no drill is open: the drill user logs in only during bastion drill' });
+    expect(refused[0]!.drill).toBeUndefined();
+    const after = JSON.parse((await run(b, ['report', '--config', b.configPath, '--format', 'json'])).stdout) as { logins: { failed: number } };
+    expect(after.logins.failed).toBe(1);
     const list = await run(b, ['review', 'list', '--config', b.configPath]);
     expect(list.stdout).toContain(`${id}  pending   [DRILL] drill -> prod`);
 
     // The checklist people read, run again at once (a fresh TOTP step is found without waiting).
     const again = await drill(b);
     expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('for a fresh code');
     expect(again.stdout).toMatch(/PASS {2}login demands MFA and justification/);
     expect(again.stdout).toContain('Drill passed: all 7 controls');
   });
 
   it('fails naming the alert control when the webhook is down', async () => {
     const b = await drillBastion(`http://127.0.0.1:${await freePort()}/hook`);
-    const r = await drill(b, ['--timeout', '3s']);
+    const r = await drill(b, ['--timeout', '6s']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/FAIL {2}alert reaches every webhook .*not delivered within 3 s to soc \(.*ECONNREFUSED/);
+    expect(r.stdout).toMatch(/FAIL {2}alert reaches every webhook .*not delivered within 6 s to soc \(fetch failed: ECONNREFUSED\)/);
     expect(r.stdout).toContain('Drill FAILED: alert (alert reaches every webhook).');
     for (const c of ['login demands MFA', 'recording reaches S3', 'review item exists', 'audit chain intact', 'live view shows']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${c}`));
   });
@@ -99,9 +114,9 @@ describe('bastion drill', () => {
       config: { storage: { endpoint: `http://127.0.0.1:${proxy.port}`, access_key_id: 'S3RVER', secret_access_key_file: 's3.secret', max_retry_interval: '1s' } },
     });
     await proxy.down();
-    const r = await drill(b, ['--timeout', '3s']);
+    const r = await drill(b, ['--timeout', '6s']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/FAIL {2}recording reaches S3 and verifies .*not in the bucket within 3 s; the bastion reports: .*\(it stays in the spool and is retried\)/);
+    expect(r.stdout).toMatch(/FAIL {2}recording reaches S3 and verifies .*not in the bucket within 6 s; the bastion reports: .*\(it stays in the spool and is retried\)/);
     expect(r.stdout).toContain('Drill FAILED: recording (recording reaches S3 and verifies).');
     for (const c of ['login demands MFA', 'alert reaches every webhook', 'review item exists', 'audit chain intact']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${c}`));
   });
@@ -115,8 +130,24 @@ describe('bastion drill', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL {2}login demands MFA and justification/);
     expect(r.stdout).toMatch(/FAIL {2}audit chain intact, drill marked .*not checked: the drill could not log in/);
-    expect(readAudit(b.dataDir).find((l) => l.type === 'login.failure' && l.method === 'source')).toMatchObject({ user: 'drill', drill: true });
+    const refused = readAudit(b.dataDir).find((l) => l.type === 'login.failure' && l.method === 'drill');
+    expect(refused).toMatchObject({ user: 'drill', reason: 'the drill user may only log in from drill.allowed_sources' });
+    expect(refused!.drill).toBeUndefined(); // not a drill: nothing about it is hidden
     expect(readAudit(b.dataDir).some((l) => l.type === 'session.start')).toBe(false);
+  });
+
+  it('checks the live view over HTTPS, pinning the configured certificate whatever its name', async () => {
+    const port = await freePort();
+    const hook = await receiver(port);
+    cleanups.push(() => hook.server.close());
+    const dir = mkdtempSync(join(tmpdir(), 'tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // A certificate for another name: only the pin makes it acceptable on 127.0.0.1.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=bastion.internal', '-addext', 'subjectAltName=DNS:bastion.internal', '-days', '1'], { stdio: 'ignore' });
+    const b = await drillBastion(`http://127.0.0.1:${port}/hook`, { config: { http: { host: '127.0.0.1', port: 0, tls_cert_file: join(dir, 'cert.pem'), tls_key_file: join(dir, 'key.pem') } } });
+    const r = await drill(b);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PASS {2}live view shows the session/);
   });
 
   it('explains a config without a drill section', async () => {

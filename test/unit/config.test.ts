@@ -49,6 +49,11 @@ describe('config', () => {
     expect(errorOf({ ...base, roles: { oncall: { break_glass: ['shell'] } }, drill: { ...drill, ticket: 'whatever' } })).toContain('drill.ticket: "whatever" does not match auth.justification.ticket_pattern');
   });
 
+  it('runs the demo alert receiver only on loopback', () => {
+    expect(errorOf({ ...base, http: { host: '0.0.0.0', demo_alert_receiver: true } })).toContain('http.demo_alert_receiver: a demo feature: anyone who can reach the port could post alerts, so it runs only with http.host on loopback (not "0.0.0.0")');
+    expect(parseConfig(stringify({ ...base, http: { host: '127.0.0.1', demo_alert_receiver: true } }), file).http.demo_alert_receiver).toBe(true);
+  });
+
   it('fills defaults for everything optional', () => {
     const c = parseConfig(stringify(base), file);
     expect(c.auth.justification.min_reason_length).toBe(20);

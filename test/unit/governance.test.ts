@@ -8,7 +8,7 @@ import { AlertDispatcher, alertingAudit, type Alert } from '../../src/governance
 import type { AuditEvent } from '../../src/audit/audit-log.js';
 import type { UploadHealth } from '../../src/storage/uploader.js';
 import { buildReport, reportCsv, reportMarkdown } from '../../src/governance/report.js';
-import { DrillStore, type DrillRecord } from '../../src/governance/drills.js';
+import { DRILL_LOGIN_WINDOW_MS, DrillStore, type DrillRecord } from '../../src/governance/drills.js';
 import { completeReport, formatChecklist, type ControlId, type ControlResult } from '../../src/drill/checklist.js';
 
 function capture(): { alerts: AlertDispatcher; sent: Omit<Alert, 'id' | 'at'>[] } {
@@ -105,6 +105,8 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     const t0 = Date.parse('2026-11-23T10:00:00Z');
     const at = (m: number) => new Date(t0 + m * 60_000).toISOString();
     const lines = [
+      ...['s-in', 's-lost', 's-refused', 's-uploading'].map((id) => ({ ts: at(-1), type: 'session.start', session_id: id })),
+      { ts: at(0), type: 'session.end', session_id: 's-before' }, // started before the period: its recording is in earlier days
       { ts: at(0), type: 'session.end', session_id: 's-in' },
       { ts: at(1), type: 'session.end', session_id: 's-lost' },
       { ts: at(2), type: 'session.end', session_id: 's-refused', reason: 'recording unavailable' },
@@ -123,7 +125,9 @@ describe('alerts raised from audited facts and from conditions over time', () =>
   it('the watchdog writes drill outcomes recorded by the CLI to the audit log, once', async () => {
     const events: AuditEvent[] = [];
     const drills = new DrillStore(new MemoryKvStore<DrillRecord>());
-    await drills.add({ id: 'd-1', session_id: 's-1', started_at: '2026-11-23T10:00:00.000Z', ms: 900, ok: false, failed: ['alert'], by: 'root' });
+    await drills.register('d-1', 'root', Date.parse('2026-11-23T10:00:00.000Z'));
+    expect(await drills.unaudited()).toEqual([]); // registered but not finished: nothing to audit yet
+    await drills.finish('d-1', { session_id: 's-1', ms: 900, ok: false, failed: ['alert'] });
     const w = new GovernanceWatchdog({
       alerts: capture().alerts,
       audit: { record: async (e) => void events.push(e) },
@@ -138,6 +142,22 @@ describe('alerts raised from audited facts and from conditions over time', () =>
     await w.checkNow();
     await w.checkNow();
     expect(events).toEqual([{ type: 'drill.completed', drill_id: 'd-1', session_id: 's-1', ok: false, failed: ['alert'], by: 'root', ms: 900, started_at: '2026-11-23T10:00:00.000Z', drill: true }]);
+  });
+
+  it('a drill is open until its login claims it by the id in its reason, once, within the login window', async () => {
+    const drills = new DrillStore(new MemoryKvStore<DrillRecord>());
+    const t0 = Date.parse('2026-11-23T10:00:00Z');
+    expect(await drills.anyOpen(t0)).toBe(false);
+    await drills.register('d-mwteew5t-095e58', 'root', t0);
+    expect(await drills.anyOpen(t0 + 1000)).toBe(true);
+    expect(await drills.claim('an ordinary reason for break-glass access', t0 + 1000)).toBeUndefined();
+    expect(await drills.claim('Fire drill d-mwteew5t-000000: not this one', t0 + 1000)).toBeUndefined();
+    expect(await drills.claim('Fire drill d-mwteew5t-095e58: rehearsing', t0 + 1000)).toBe('d-mwteew5t-095e58');
+    expect(await drills.claim('Fire drill d-mwteew5t-095e58: rehearsing', t0 + 2000)).toBeUndefined(); // once
+    expect(await drills.anyOpen(t0 + 2000)).toBe(false);
+    await drills.register('d-mwteew6a-aaaaaa', 'root', t0);
+    expect(await drills.anyOpen(t0 + DRILL_LOGIN_WINDOW_MS)).toBe(false); // expired unclaimed
+    expect(await drills.claim('Fire drill d-mwteew6a-aaaaaa', t0 + DRILL_LOGIN_WINDOW_MS)).toBeUndefined();
   });
 
   it('the drill checklist lists every control in order; one never reached fails, saying why', () => {
