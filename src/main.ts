@@ -201,5 +201,5 @@ const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 /** Benchmarks only: a recording service that records nothing (see StartOptions). */
 const unrecorded = {
-  start: async () => ({ output() {}, input() {}, resize() {}, marker() {}, finish: async () => undefined }),
+  start: async () => ({ output() {}, input() {}, resize() {}, marker() {}, backlog: () => undefined, finish: async () => undefined }),
 } as unknown as RecordingService;

@@ -7,12 +7,17 @@ import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
 /** How often batched events go to the recording thread; the recorder's own fsync interval is shortened by as much. */
 export const BATCH_MS = 25;
 const BATCH_BYTES = 256 * 1024;
+/** Bytes handed to the recording thread and not yet acknowledged beyond which the session's source is paused... */
+export const BACKLOG_HIGH = 4 * 1024 * 1024;
+/** ...until it is down to this. */
+const BACKLOG_LOW = 1024 * 1024;
 
 type Closed = { chunks: ChunkRecord[]; bytes: number; failed?: unknown };
 
 interface Handlers {
   created(err?: string): void;
   chunk(c: ChunkRecord): void;
+  ack(bytes: number): void;
   failed(err: string): void;
   closed(r: Closed): void;
 }
@@ -44,6 +49,8 @@ export class RecorderThread {
           return h.created(m.error);
         case 'chunk':
           return h.chunk(m.chunk);
+        case 'ack':
+          return h.ack(m.bytes);
         case 'failed':
           return h.failed(m.error);
         case 'closed':
@@ -106,6 +113,9 @@ export class RemoteRecorder {
   /** The thread's final answer, when it came before close() was called (the thread died). */
   private closedEarly?: Closed;
   private closedResolve?: (c: Closed) => void;
+  /** Bytes sent to the thread and not yet acknowledged. */
+  private inFlight = 0;
+  private drained?: { promise: Promise<void>; resolve: () => void };
 
   private constructor(
     private readonly thread: RecorderThread,
@@ -124,11 +134,14 @@ export class RemoteRecorder {
       thread.register(id, {
         created: (err) => (err ? reject(new Error(err)) : resolve(r)),
         chunk: (c) => o.onChunk?.(c),
+        ack: (bytes) => r.acknowledged(bytes),
         failed: (err) => {
           r.failure ??= new Error(err);
+          r.release();
           o.onFailure?.(r.failure);
         },
         closed: (c) => {
+          r.release();
           if (r.closedResolve) r.closedResolve(c);
           else r.closedEarly = c;
         },
@@ -164,7 +177,34 @@ export class RemoteRecorder {
     this.parts = [];
     this.meta = [];
     this.bytes = 0;
+    this.inFlight += data.byteLength;
     this.thread.send({ op: 'events', id: this.id, meta, data }, [data.buffer, meta.buffer]);
+  }
+
+  /**
+   * While the recording thread is behind (the disk is slower than the session's output), a
+   * promise that resolves when it has caught up: the session pauses its source meanwhile, so
+   * bulk output slows down to what can be recorded rather than the session failing.
+   */
+  backlog(): Promise<void> | undefined {
+    if (this.drained) return this.drained.promise;
+    if (this.inFlight + this.bytes < BACKLOG_HIGH || this.failure || this.closing) return undefined;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.drained = { promise, resolve };
+    return promise;
+  }
+
+  private acknowledged(bytes: number): void {
+    this.inFlight -= bytes;
+    if (this.inFlight <= BACKLOG_LOW) this.release();
+  }
+
+  /** Whoever waits for the backlog goes on (caught up, or the recording ended or failed). */
+  private release(): void {
+    const d = this.drained;
+    this.drained = undefined;
+    d?.resolve();
   }
 
   output(chunk: Buffer): void {

@@ -10,6 +10,7 @@ import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
  * output on a busy bastion).
  */
 const port = parentPort!;
+const ACK_AT_ONCE_BELOW = 1024 * 1024;
 const recorders = new Map<string, Recorder>();
 const send = (m: FromWorker) => port.postMessage(m);
 
@@ -56,6 +57,11 @@ port.on('message', (m: ToWorker) => {
           r.resize(cols ?? 80, rows ?? 24, at);
         } else r.marker(bytes.toString('utf8'), at);
       }
+      // Backpressure: while the file keeps up the batch is acknowledged at once; when it falls
+      // behind, only once written, which slows the session's source down instead of failing it.
+      const ack = () => send({ op: 'ack', id: m.id, bytes: m.data.byteLength });
+      if (r.backlogBytes() < ACK_AT_ONCE_BELOW) ack();
+      else void r.settled().then(ack);
       return;
     }
     case 'close': {

@@ -94,13 +94,7 @@ export class Recorder {
     if (this.pendingBytes > MAX_PENDING) this.fail(new Error('the recording falls behind the session (spool too slow)'));
     // Bulk output is written in modest pieces as it comes (no giant strings to build and page in);
     // the fsync stays on the timer.
-    if (this.pendingBytes >= WRITE_BYTES && !this.writeQueued) {
-      this.writeQueued = true;
-      this.writing = this.writing.then(() => {
-        this.writeQueued = false;
-        return this.writeOut(false);
-      });
-    }
+    if (this.pendingBytes >= WRITE_BYTES) void this.settled();
   }
 
   output(chunk: Buffer, atMs?: number): void {
@@ -125,6 +119,23 @@ export class Recorder {
 
   marker(label: string, atMs?: number): void {
     this.push(encodeEvent(this.t(atMs), 'm', label));
+  }
+
+  /** Encoded bytes waiting to be written. */
+  backlogBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Resolves once everything pushed so far has been written (not necessarily fsynced). */
+  settled(): Promise<void> {
+    if (this.pendingBytes > 0 && !this.writeQueued) {
+      this.writeQueued = true;
+      this.writing = this.writing.then(() => {
+        this.writeQueued = false;
+        return this.writeOut(false);
+      });
+    }
+    return this.writing;
   }
 
   /** Writes what is pending and fsyncs; closes a chunk when it is old or big enough. */

@@ -30,6 +30,8 @@ export interface ActiveRecording {
   input(chunk: Buffer, hidden: boolean): void;
   resize(cols: number, rows: number): void;
   marker(label: string): void;
+  /** While the recording is behind the session's output: resolves when it has caught up. */
+  backlog(): Promise<void> | undefined;
   /** Flushes, signs and seals the recording for upload. */
   finish(endReason: string): Promise<void>;
 }
@@ -80,6 +82,7 @@ export class RecordingService {
       input: (c, hidden) => recorder.input(c, hidden),
       resize: (c, r) => recorder.resize(c, r),
       marker: (l) => recorder.marker(l),
+      backlog: () => recorder.backlog(),
       finish: async (endReason) => {
         const done = await recorder.close(`session ended: ${endReason}`);
         if (done.failed) {

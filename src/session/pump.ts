@@ -14,6 +14,8 @@ const RFC_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL',
 export interface PumpTap {
   input(chunk: Buffer): void;
   output(chunk: Buffer): void;
+  /** While a sink (the recording) is behind: resolves when it has caught up; the target waits. */
+  backlog?(): Promise<void> | undefined;
 }
 
 export function pump(channel: ServerChannel, stream: TargetStream, tap: PumpTap): Promise<{ exit?: ExitInfo; clientClosed: boolean }> {
@@ -27,6 +29,7 @@ export function pump(channel: ServerChannel, stream: TargetStream, tap: PumpTap)
       resolve(result);
     };
     // stdout and stderr share the channel window: pause the target until both have drained.
+    // (waiting counts everything the target waits for: the client's window, the recording.)
     const backpressure = (writable: NodeJS.WritableStream, ok: boolean) => {
       if (ok) return;
       if (waiting++ === 0) stream.pause();
@@ -34,13 +37,24 @@ export function pump(channel: ServerChannel, stream: TargetStream, tap: PumpTap)
         if (--waiting === 0) stream.resume();
       });
     };
+    // The recording is never dropped to go faster: while it is behind, the target waits for it too.
+    const recorderBehind = () => {
+      const wait = tap.backlog?.();
+      if (!wait) return;
+      if (waiting++ === 0) stream.pause();
+      void wait.then(() => {
+        if (--waiting === 0) stream.resume();
+      });
+    };
     const disposables = [
       stream.onData((chunk) => {
         tap.output(chunk);
+        recorderBehind();
         if (channel.writable) backpressure(channel, channel.write(chunk));
       }),
       stream.onStderr((chunk) => {
         tap.output(chunk);
+        recorderBehind();
         if (channel.stderr.writable) backpressure(channel.stderr, channel.stderr.write(chunk));
       }),
       stream.onExit((exit) => {

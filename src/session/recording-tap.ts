@@ -16,6 +16,13 @@ export function recordingTap(sinks: readonly SessionSink[], stream: TargetStream
       for (const s of sinks) s.output(chunk);
       detector.output(chunk.subarray(-200).toString('latin1')); // a prompt ends the output: its tail is enough
     },
+    backlog() {
+      for (const s of sinks) {
+        const wait = s.backlog?.();
+        if (wait) return wait;
+      }
+      return undefined;
+    },
     input(chunk) {
       onInput();
       if (sinks.length === 0) return;
@@ -27,4 +34,4 @@ export function recordingTap(sinks: readonly SessionSink[], stream: TargetStream
 }
 
 /** Where a session's bytes go besides the client: the recording, live viewers. Must never block. */
-export type SessionSink = Pick<ActiveRecording, 'output' | 'input'>;
+export type SessionSink = Pick<ActiveRecording, 'output' | 'input'> & Partial<Pick<ActiveRecording, 'backlog'>>;

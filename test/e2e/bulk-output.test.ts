@@ -1,0 +1,45 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
+import { askpassEnv, sshBaseArgs } from '../helpers/ssh.js';
+import { oathtool } from '../helpers/tools.js';
+import { readAudit, waitForAudit } from '../helpers/audit.js';
+import { s3cmd } from '../helpers/s3cmd.js';
+
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Runs a command through the bastion with the real ssh client, counting (not keeping) its output. */
+function countedSsh(b: TestBastion, command: string): Promise<{ code: number | null; bytes: number; stderr: string }> {
+  const user = b.users.alice!;
+  const { env } = askpassEnv({ code: oathtool(user.secret) });
+  const child = spawn('ssh', [...sshBaseArgs(b, user), 'alice@127.0.0.1', command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let bytes = 0;
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (bytes += d.length));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, bytes, stderr })));
+}
+
+describe('bulk output', () => {
+  it('output faster than the recording can be written slows down to it; the session is never failed', async () => {
+    const b = await startTestBastion({ users: ['alice'] });
+    cleanups.push(() => b.cleanup());
+    // NUL bytes are the worst case: each becomes six bytes ("\u0000") in the recording.
+    const size = 64 * 1024 * 1024;
+    const r = await countedSsh(b, `head -c ${size} /dev/zero`);
+    expect({ code: r.code, bytes: r.bytes }, r.stderr).toEqual({ code: 0, bytes: size });
+    const up = await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded', 120_000);
+    expect(readAudit(b.dataDir).filter((l) => l.type === 'recording.failed')).toEqual([]);
+    const manifestKey = String(up.object).replace('s3://bastion-recordings/', '').replace('.cast.gz', '.manifest.json');
+    const file = join(b.dir, 'bulk.manifest.json');
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${manifestKey}`, file]);
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { incomplete: boolean; recording: { bytes: number } };
+    expect(manifest.incomplete).toBe(false);
+    expect(manifest.recording.bytes).toBeGreaterThan(6 * size); // every byte is in it
+  });
+});
