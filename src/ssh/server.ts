@@ -49,6 +49,9 @@ export class SshServer {
 
   private onSocket(socket: Socket): void {
     socket.on('error', () => undefined); // resets and garbage must never crash the process
+    // SSH is request/answer during login and byte-at-a-time when typing: Nagle's algorithm would
+    // hold small packets for the peer's delayed ACK (~40 ms a round trip at login).
+    socket.setNoDelay(true);
     const ip = socket.remoteAddress ?? 'unknown';
     if (!this.accepting) return void socket.destroy();
     const admitted = this.limiter.admit(ip, this.deps.clock.now());

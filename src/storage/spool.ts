@@ -42,6 +42,15 @@ export class Spool {
     return readdirSync(this.sealed).filter((f) => f.endsWith('.manifest.json')).map((f) => f.slice(0, -'.manifest.json'.length));
   }
 
+  /** The size of an active recording's chunk list: it grows with every closed chunk (0 when there is none yet). */
+  chunkListSize(id: string): number {
+    try {
+      return statSync(this.activePaths(id).chunks).size;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Chunks closed so far for an active recording, and how many are already uploaded. */
   chunkState(id: string): { chunks: ChunkRecord[]; uploaded: number } {
     const p = this.activePaths(id);

@@ -40,6 +40,12 @@ export class Uploader {
   private attempt = 0;
   private nextTryAt = 0;
   private readonly health: UploadHealth = { pending: 0, uploaded: 0, failures: 0 };
+  /**
+   * Active recordings' chunk progress as last read: a recording whose chunk list has not grown
+   * (same file size) and is all uploaded is skipped without reading its files. Every pass visits
+   * every running session, so with hundreds of them this keeps the pass to one stat each.
+   */
+  private readonly progress = new Map<string, { listSize: number; total: number; uploaded: number }>();
 
   constructor(
     private readonly deps: { spool: Spool; store: ObjectStore; prefix: string; clock: Clock; log: Logger; audit: AuditSink; intervalMs: number; maxBackoffMs?: number },
@@ -97,7 +103,10 @@ export class Uploader {
     }
     // Each recording on its own: one that cannot be uploaded must not hold back the others.
     let failure: unknown;
-    for (const id of spool.activeIds()) await this.uploadChunks(id).catch((err: unknown) => (failure ??= err));
+    const active = spool.activeIds();
+    const running = new Set(active);
+    for (const id of this.progress.keys()) if (!running.has(id)) this.progress.delete(id);
+    for (const id of active) await this.uploadChunks(id).catch((err: unknown) => (failure ??= err));
     for (const id of spool.sealedIds()) await this.uploadSealed(id).catch((err: unknown) => (failure ??= err));
     if (failure === undefined) this.succeeded();
     else await this.failed(failure);
@@ -109,8 +118,12 @@ export class Uploader {
     try {
       let n = spool.sealedIds().length;
       for (const id of spool.activeIds()) {
-        const st = spool.chunkState(id);
-        n += st.chunks.length - st.uploaded;
+        const known = this.progress.get(id);
+        if (known && known.listSize === spool.chunkListSize(id)) n += known.total - known.uploaded;
+        else {
+          const st = spool.chunkState(id);
+          n += st.chunks.length - st.uploaded;
+        }
       }
       return n;
     } catch {
@@ -120,7 +133,11 @@ export class Uploader {
 
   private async uploadChunks(id: string): Promise<void> {
     const { spool, store, prefix } = this.deps;
+    const listSize = spool.chunkListSize(id);
+    const known = this.progress.get(id);
+    if (known && known.listSize === listSize && known.uploaded >= known.total) return;
     const { chunks, uploaded } = spool.chunkState(id);
+    this.progress.set(id, { listSize, total: chunks.length, uploaded });
     if (uploaded >= chunks.length) return;
     let fh;
     try {
@@ -137,6 +154,7 @@ export class Uploader {
         if (bytesRead !== c.length || sha256(body) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
         await putConfirmed(store, `${objectBase(prefix, id)}/chunks/${String(c.index).padStart(6, '0')}.part`, body, { contentType: 'application/octet-stream', sha256: c.sha256 });
         await spool.markChunksUploaded(id, c.index + 1);
+        this.progress.set(id, { listSize, total: chunks.length, uploaded: c.index + 1 });
       }
     } finally {
       await fh.close();

@@ -70,6 +70,7 @@ export class SshTargetConnector implements TargetConnector {
         );
       });
       client.connect(config);
+      client.setNoDelay(true); // as on the client side: no Nagle delay on logins and keystrokes
     });
     client.on('error', () => undefined); // later errors surface as 'close' on the channels
     return client;
