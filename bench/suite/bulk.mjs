@@ -1,5 +1,6 @@
 // Item 1, bulk output: MB/s of `cat` of a text file in a pty session (`ssh -tt`), and of
-// `head -c SIZE /dev/zero` in an exec session without a pty. The rate is taken from the first
+// `head -c SIZE /dev/zero` in an exec session without a pty (and, to tell bytes from paths, `cat`
+// of the text file without a pty). The rate is taken from the first
 // byte of the output to the end of the session, so the login is not in it (item 3 has that).
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
@@ -23,7 +24,7 @@ export async function makeTextFile(path, size) {
 /**
  * Runs ssh with ARGS, counting stdout bytes. Resolves { ms, firstMs, bytes, code, stderr }:
  * ms from spawn to exit, firstMs from spawn to the first chunk that contains MARKER (or to the
- * first byte when no marker is given).
+ * first byte when no marker is given); startedAt and firstAt are the same as hrtime bigints.
  */
 export function runSsh({ args, env }, { marker, timeoutMs = 300_000 } = {}) {
   return new Promise((resolve) => {
@@ -49,7 +50,7 @@ export function runSsh({ args, env }, { marker, timeoutMs = 300_000 } = {}) {
     child.on('close', (code) => {
       clearTimeout(timer);
       const end = process.hrtime.bigint();
-      resolve({ ms: Number(end - t0) / 1e6, firstMs: first === null ? null : Number(first - t0) / 1e6, bytes, code, stderr });
+      resolve({ ms: Number(end - t0) / 1e6, firstMs: first === null ? null : Number(first - t0) / 1e6, startedAt: t0, firstAt: first, bytes, code, stderr });
     });
   });
 }
@@ -66,6 +67,13 @@ export async function execZero(peer, size) {
   const r = await runSsh(await peer.open(`head -c ${size} /dev/zero`, { tty: false }));
   check(peer, r, size);
   if (r.bytes !== size) throw new Error(`${peer.name}: exec got ${r.bytes} bytes, expected ${size}`);
+  return { mbs: size / 1e6 / ((r.ms - r.firstMs) / 1000), ms: r.ms - r.firstMs, bytes: r.bytes };
+}
+
+/** One exec (no pty) `cat FILE` of the text file: tells whether exec trouble is about the bytes (NULs). */
+export async function execCat(peer, file, size) {
+  const r = await runSsh(await peer.open(`cat ${file}`, { tty: false }));
+  check(peer, r, size);
   return { mbs: size / 1e6 / ((r.ms - r.firstMs) / 1000), ms: r.ms - r.firstMs, bytes: r.bytes };
 }
 

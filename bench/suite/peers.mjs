@@ -55,17 +55,17 @@ export async function startPeers(dir, { users, tlog, prof }) {
   const bastion = await startBastion(cfg, prof);
   writeFileSync(cfg.knownHosts, `[127.0.0.1]:${bastion.port} ${cfg.hostPublic}\n`);
 
-  const direct = (extra) => (command, { tty }) => ({
-    args: ['-F', clientConfig, ...(tty ? ['-tt'] : ['-T']), ...extra, 'root@127.0.0.1', ...(command ? [command] : [])],
+  const direct = (extra) => (command, { tty, port }) => ({
+    args: ['-F', clientConfig, ...(tty ? ['-tt'] : ['-T']), ...extra(port), 'root@127.0.0.1', ...(command ? [command] : [])],
     env: {},
   });
   let nextUser = 0;
-  const viaBastion = (target) => async (command, { tty }) => {
+  const viaBastion = (target) => async (command, { tty, port = bastion.port }) => {
     const user = cfg.users[`u${nextUser++}`];
     if (!user) throw new Error(`the bench config has only ${users} bastion users; raise it`);
     return {
       args: [
-        '-F', '/dev/null', ...(tty ? ['-tt'] : ['-T']), '-p', String(bastion.port), '-i', user.key,
+        '-F', '/dev/null', ...(tty ? ['-tt'] : ['-T']), '-p', String(port), '-i', user.key,
         '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${cfg.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR',
         `${user.name}:${target}@127.0.0.1`, ...(command ? [command] : []),
       ],
@@ -74,13 +74,17 @@ export async function startPeers(dir, { users, tlog, prof }) {
     };
   };
 
+  // entry: where the client connects first (a login-time proxy is put in front of it), with the
+  // host key it presents and the known_hosts file the client checks it in.
+  const bastionEntry = { port: bastion.port, hostKeyLine: cfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: cfg.knownHosts };
+  const entryOf = (s) => ({ port: s.port, hostKeyLine: s.hostKeyLine, knownHosts });
   const peers = [
-    { name: 'bastion-local', kind: 'bastion', recorded: true, port: bastion.port, open: viaBastion('shell') },
-    { name: 'bastion-ssh', kind: 'bastion', recorded: true, port: bastion.port, open: viaBastion('up') },
-    { name: 'sshd', kind: 'sshd', recorded: false, port: sshd.port, open: direct(['-p', String(sshd.port)]) },
-    { name: 'sshd-J', kind: 'sshd', recorded: false, port: sshd.port, open: direct(['-J', `root@127.0.0.1:${jump.port}`, '-p', String(sshd.port)]) },
+    { name: 'bastion-local', kind: 'bastion', recorded: true, entry: bastionEntry, open: viaBastion('shell') },
+    { name: 'bastion-ssh', kind: 'bastion', recorded: true, entry: bastionEntry, open: viaBastion('up') },
+    { name: 'sshd', kind: 'sshd', recorded: false, entry: entryOf(sshd), open: direct((port = sshd.port) => ['-p', String(port)]) },
+    { name: 'sshd-J', kind: 'sshd', recorded: false, entry: entryOf(jump), open: direct((port = jump.port) => ['-J', `root@127.0.0.1:${port}`, '-p', String(sshd.port)]) },
   ];
-  if (tlogSshd) peers.push({ name: 'sshd-tlog', kind: 'sshd', recorded: true, port: tlogSshd.port, open: direct(['-p', String(tlogSshd.port)]) });
+  if (tlogSshd) peers.push({ name: 'sshd-tlog', kind: 'sshd', recorded: true, entry: entryOf(tlogSshd), open: direct((port = tlogSshd.port) => ['-p', String(port)]) });
 
   return {
     peers,
