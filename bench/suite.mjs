@@ -5,7 +5,8 @@
 //   npm run bench -- --quick      CI smoke variant (< 1 min): tiny sizes, no tlog, never fails on a figure;
 //                                 writes its JSON to $TMPDIR/bastion-bench-quick.json, not results.json
 // Options: --no-tlog (skip the sshd+tlog peer), --no-concurrency, --live (run bench/live.mjs
-// first for fresh fan-out figures), --prof DIR (CPU-profile the bastion: node --cpu-prof).
+// first for fresh fan-out figures), --prof DIR (CPU-profile the bastion: node --cpu-prof),
+// --diagnose (add bastion-unrec, the bastion without a recorder, to items 1-3).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -46,7 +47,7 @@ const file = join(tmpdir(), QUICK ? 'bastion-bench-5mb.txt' : 'bastion-bench-50m
 await makeTextFile(file, S.fileSize);
 log(`${QUICK ? 'quick' : 'full'} run on ${mach.cpu}, ${mach.cores} cores, load ${mach.loadavg_at_start.join(' ')}; ${users} bastion users`);
 
-const env = await startPeers(dir, { users, tlog, prof: profDir });
+const env = await startPeers(dir, { users, tlog, prof: profDir, unrecorded: flag('--diagnose') });
 const cleanup = async () => {
   await env.stop().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
@@ -57,7 +58,7 @@ const { peers } = env;
 const bastionPid = env.bastion.pid;
 // After a bastion session, let it seal and upload its recording before the next measurement.
 const settle = async (peer) => {
-  if (peer.kind === 'bastion') await quiet(bastionPid);
+  if (peer.kind === 'bastion') await quiet(peer.pid);
 };
 log(`peers: ${peers.map((p) => p.name).join(', ')}`);
 

@@ -4,11 +4,12 @@
 //   sshd           Debian OpenSSH sshd reached directly (the baseline, unrecorded)
 //   sshd-J         the same sshd reached through `ssh -J` via a second sshd (the jump host)
 //   sshd-tlog      a second sshd whose sessions run under tlog-rec-session (optional)
+//   bastion-unrec  with --diagnose: a second bastion without a recorder, local-shell target
 // Each peer has open(command, { tty }) -> { args, env } for the OpenSSH client: bastion peers use
 // a fresh bastion user per login (TOTP codes are single-use per user and 30 s step) and answer
 // the TOTP / ticket / reason prompts with an SSH_ASKPASS script.
 import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBenchConfig, nextCode, askpass } from '../lib.mjs';
 import { startSshd, makeClientKey, tlogProblem } from './sshd.mjs';
@@ -16,7 +17,7 @@ import { startSshd, makeClientKey, tlogProblem } from './sshd.mjs';
 const SERVE = new URL('../serve.mjs', import.meta.url).pathname;
 
 /** Starts everything. Returns { peers, notes, stop(), bastion, sshd }. */
-export async function startPeers(dir, { users, tlog, prof }) {
+export async function startPeers(dir, { users, tlog, prof, unrecorded = false }) {
   const notes = [];
   const client = makeClientKey(dir);
   const sshd = await startSshd(dir, 'sshd', client.pub);
@@ -45,28 +46,40 @@ export async function startPeers(dir, { users, tlog, prof }) {
     '',
   ].join('\n'));
 
-  const cfg = writeBenchConfig(users, {
+  const targetsAndRoles = {
     targets: {
       shell: { type: 'local', shell: '/bin/bash', allow_bastion_user: true },
       up: { type: 'ssh', host: '127.0.0.1', port: sshd.port, user: 'root', private_key_file: client.key, host_key: sshd.hostKeyLine },
     },
     roles: { oncall: { standing: ['shell', 'up'] } },
-  });
+  };
+  const cfg = writeBenchConfig(users, targetsAndRoles);
   const bastion = await startBastion(cfg, prof);
   writeFileSync(cfg.knownHosts, `[127.0.0.1]:${bastion.port} ${cfg.hostPublic}\n`);
+  // Diagnosis only (--diagnose): the same bastion without a recorder (bench/serve.mjs --unrecorded),
+  // to tell what the relay costs from what recording costs.
+  let bare = null;
+  let bareCfg = null;
+  if (unrecorded) {
+    bareCfg = writeBenchConfig(users, targetsAndRoles);
+    bare = await startBastion(bareCfg, undefined, ['--unrecorded']);
+    writeFileSync(bareCfg.knownHosts, `[127.0.0.1]:${bare.port} ${bareCfg.hostPublic}\n`);
+  }
 
   const direct = (extra) => (command, { tty, port }) => ({
     args: ['-F', clientConfig, ...(tty ? ['-tt'] : ['-T']), ...extra(port), 'root@127.0.0.1', ...(command ? [command] : [])],
     env: {},
   });
-  let nextUser = 0;
-  const viaBastion = (target) => async (command, { tty, port = bastion.port }) => {
-    const user = cfg.users[`u${nextUser++}`];
+  const next = new Map();
+  const viaBastion = (target, b = bastion, c = cfg) => async (command, { tty, port = b.port }) => {
+    const n = next.get(c) ?? 0;
+    next.set(c, n + 1);
+    const user = c.users[`u${n}`];
     if (!user) throw new Error(`the bench config has only ${users} bastion users; raise it`);
     return {
       args: [
         '-F', '/dev/null', ...(tty ? ['-tt'] : ['-T']), '-p', String(port), '-i', user.key,
-        '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${cfg.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR',
+        '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${c.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR',
         `${user.name}:${target}@127.0.0.1`, ...(command ? [command] : []),
       ],
       env: askpass(cfg.dir, await nextCode(user)),
@@ -79,11 +92,15 @@ export async function startPeers(dir, { users, tlog, prof }) {
   const bastionEntry = { port: bastion.port, hostKeyLine: cfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: cfg.knownHosts };
   const entryOf = (s) => ({ port: s.port, hostKeyLine: s.hostKeyLine, knownHosts });
   const peers = [
-    { name: 'bastion-local', kind: 'bastion', recorded: true, entry: bastionEntry, open: viaBastion('shell') },
-    { name: 'bastion-ssh', kind: 'bastion', recorded: true, entry: bastionEntry, open: viaBastion('up') },
+    { name: 'bastion-local', kind: 'bastion', recorded: true, pid: bastion.pid, entry: bastionEntry, open: viaBastion('shell') },
+    { name: 'bastion-ssh', kind: 'bastion', recorded: true, pid: bastion.pid, entry: bastionEntry, open: viaBastion('up') },
     { name: 'sshd', kind: 'sshd', recorded: false, entry: entryOf(sshd), open: direct((port = sshd.port) => ['-p', String(port)]) },
     { name: 'sshd-J', kind: 'sshd', recorded: false, entry: entryOf(jump), open: direct((port = jump.port) => ['-J', `root@127.0.0.1:${port}`, '-p', String(sshd.port)]) },
   ];
+  if (bare) {
+    const entry = { port: bare.port, hostKeyLine: bareCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: bareCfg.knownHosts };
+    peers.splice(1, 0, { name: 'bastion-unrec', kind: 'bastion', recorded: false, pid: bare.pid, entry, open: viaBastion('shell', bare, bareCfg) });
+  }
   if (tlogSshd) peers.push({ name: 'sshd-tlog', kind: 'sshd', recorded: true, entry: entryOf(tlogSshd), open: direct((port = tlogSshd.port) => ['-p', String(port)]) });
 
   return {
@@ -93,9 +110,10 @@ export async function startPeers(dir, { users, tlog, prof }) {
     cfg,
     sshd,
     tlogSshd,
-    usersLeft: () => users - nextUser,
     async stop() {
       await bastion.stop();
+      if (bare) await bare.stop();
+      if (bareCfg) rmSync(bareCfg.dir, { recursive: true, force: true });
       await sshd.stop();
       await jump.stop();
       if (tlogSshd) await tlogSshd.stop();
@@ -104,9 +122,9 @@ export async function startPeers(dir, { users, tlog, prof }) {
 }
 
 /** The built bastion in its own process (bench/serve.mjs), as in production. */
-async function startBastion(cfg, prof) {
+async function startBastion(cfg, prof, flags = []) {
   cfg.knownHosts = join(cfg.dir, 'known_hosts');
-  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), SERVE, cfg.configPath], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), SERVE, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
   const { port, http } = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {
