@@ -1,7 +1,7 @@
 // The OpenSSH peers of the suite: a Debian sshd on loopback with its own config, host key and
 // authorized_keys in a temp dir (the baseline a user would pick instead of the bastion), and the
 // same with tlog-rec-session recording every session (a recording peer).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync, mkdirSync, existsSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -21,11 +21,9 @@ export function freePort() {
 }
 
 export function sshVersion() {
-  try {
-    return execFileSync('ssh', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    return String(err.stderr ?? err).trim();
-  }
+  // `ssh -V` prints to stderr.
+  const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
+  return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim();
 }
 
 /** One client key for every OpenSSH peer and for the bastion's upstream login. */
