@@ -11,10 +11,13 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { writeBenchConfig, nextCode, askpass } from '../lib.mjs';
 import { startSshd, makeClientKey, tlogProblem } from './sshd.mjs';
 
 const SERVE = new URL('../serve.mjs', import.meta.url).pathname;
+/** sshd logs in as whoever runs the suite (root on the CI machine). */
+const me = userInfo().username;
 
 /** Starts everything. Returns { peers, notes, stop(), bastion, sshd }. */
 export async function startPeers(dir, { users, tlog, prof, unrecorded = false }) {
@@ -49,7 +52,7 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
   const targetsAndRoles = {
     targets: {
       shell: { type: 'local', shell: '/bin/bash', allow_bastion_user: true },
-      up: { type: 'ssh', host: '127.0.0.1', port: sshd.port, user: 'root', private_key_file: client.key, host_key: sshd.hostKeyLine },
+      up: { type: 'ssh', host: '127.0.0.1', port: sshd.port, user: me, private_key_file: client.key, host_key: sshd.hostKeyLine },
     },
     roles: { oncall: { standing: ['shell', 'up'] } },
   };
@@ -67,7 +70,7 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
   }
 
   const direct = (extra) => (command, { tty, port }) => ({
-    args: ['-F', clientConfig, ...(tty ? ['-tt'] : ['-T']), ...extra(port), 'root@127.0.0.1', ...(command ? [command] : [])],
+    args: ['-F', clientConfig, ...(tty ? ['-tt'] : ['-T']), ...extra(port), `${me}@127.0.0.1`, ...(command ? [command] : [])],
     env: {},
   });
   const next = new Map();
@@ -95,7 +98,7 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
     { name: 'bastion-local', kind: 'bastion', recorded: true, pid: bastion.pid, entry: bastionEntry, open: viaBastion('shell') },
     { name: 'bastion-ssh', kind: 'bastion', recorded: true, pid: bastion.pid, entry: bastionEntry, open: viaBastion('up') },
     { name: 'sshd', kind: 'sshd', recorded: false, entry: entryOf(sshd), open: direct((port = sshd.port) => ['-p', String(port)]) },
-    { name: 'sshd-J', kind: 'sshd', recorded: false, entry: entryOf(jump), open: direct((port = jump.port) => ['-J', `root@127.0.0.1:${port}`, '-p', String(sshd.port)]) },
+    { name: 'sshd-J', kind: 'sshd', recorded: false, entry: entryOf(jump), open: direct((port = jump.port) => ['-J', `${me}@127.0.0.1:${port}`, '-p', String(sshd.port)]) },
   ];
   if (bare) {
     const entry = { port: bare.port, hostKeyLine: bareCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: bareCfg.knownHosts };
