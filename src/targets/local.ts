@@ -3,7 +3,7 @@ import { constants as os, homedir, userInfo } from 'node:os';
 import { spawn as spawnPty, type IPty } from "node-pty";
 import type { ResolvedLocalTarget } from '../config/targets.js';
 import { BastionError } from '../errors.js';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { inputHidden, pendingBytes } from './termios.js';
 import { onPtyExit, preparePtyExit } from './pty-exit.js';
 import { Emitter } from './emitter.js';
@@ -84,6 +84,10 @@ export class LocalTargetConnector implements TargetConnector {
   }
 }
 
+/** Reads this long or longer suggest a flood: see PtyStream.withMore. */
+const COALESCE_FROM = 1024;
+const COALESCE_MAX = 64 * 1024;
+
 class PtyStream implements TargetStream {
   private readonly data = new Emitter<Buffer>();
   private readonly stderr = new Emitter<Buffer>();
@@ -104,13 +108,40 @@ class PtyStream implements TargetStream {
         // the program has already gone; nothing to hold
       }
     }
-    this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
+    this.proc.onData((d) => this.data.emit(this.withMore(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer), internals._fd)));
     this.proc.onExit(({ exitCode, signal }) => {
       this.releaseSlave();
       this.exited = true;
       const name = signal ? signalName(signal) : undefined;
       this.exit.emit(name ? { code: null, signal: name } : { code: exitCode });
     });
+  }
+
+  /**
+   * A pty hands its reader at most one line-discipline buffer (4 KB) per read, and node-pty reads
+   * once per event-loop turn: a flood of output would become thousands of small events, each
+   * its own SSH packet. What is already waiting (FIONREAD) is read now, in the same turn, up to
+   * 64 KB: fewer, fuller packets, and no added delay for a single keystroke's echo.
+   */
+  private withMore(first: Buffer, fd: number | undefined): Buffer {
+    if (fd === undefined || first.length < COALESCE_FROM) return first;
+    const parts = [first];
+    let total = first.length;
+    while (total < COALESCE_MAX) {
+      const waiting = pendingBytes(fd);
+      if (!waiting) break;
+      const buf = Buffer.allocUnsafe(Math.min(waiting, COALESCE_MAX - total));
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch {
+        break; // EAGAIN: node-pty's reader took it meanwhile; EIO: the program is gone
+      }
+      if (n <= 0) break;
+      parts.push(n === buf.length ? buf : buf.subarray(0, n));
+      total += n;
+    }
+    return parts.length === 1 ? first : Buffer.concat(parts, total);
   }
 
   onData = (l: (b: Buffer) => void) => this.data.on(l);
