@@ -176,8 +176,21 @@ export class Recorder {
     this.chunkHash.update(bytes);
     this.offset += bytes.length;
     const age = this.o.clock.now() - this.chunkStartedAt;
-    // Chunks close on the fsync timer: one flush early, so none waits longer than chunkMs.
-    if (sync && (age >= this.o.chunkMs - this.o.flushMs || this.offset - this.chunkStart >= this.o.chunkBytes)) await this.closeChunk();
+    // Chunks close on the fsync timer: one flush early, so none waits longer than chunkMs. Bulk
+    // output closes them by size as it comes (synced first: a chunk record vouches for its bytes),
+    // so no chunk grows past chunkBytes however fast the session writes, and the uploader never
+    // holds more than one chunk's bytes.
+    const full = this.offset - this.chunkStart >= this.o.chunkBytes;
+    if (full && !sync) {
+      try {
+        await this.fh.datasync();
+        this.unsynced = false;
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+    }
+    if (full || (sync && age >= this.o.chunkMs - this.o.flushMs)) await this.closeChunk();
   }
 
   private async closeChunk(): Promise<void> {

@@ -55,6 +55,18 @@ describe('Recorder', () => {
     expect(events[5]![2]).toBe('session ended: test');
   });
 
+  it('bulk output closes chunks by size as it comes, without waiting for the flush timer', async () => {
+    const { done } = await record(async (r) => {
+      for (let i = 0; i < 2000; i++) {
+        r.output(Buffer.from(`line ${i} ${'x'.repeat(2000)}\r\n`)); // 4 MB, no flush
+        if (i % 100 === 99) await r.settled(); // as the recording thread's acknowledgements pace it
+      }
+    }, { chunkBytes: 512 * 1024 });
+    expect(done.chunks.length).toBeGreaterThanOrEqual(4);
+    // At most one write (here 200 KB of events) past the size: the uploader never holds a huge chunk.
+    for (const c of done.chunks) expect(c.length).toBeLessThan(512 * 1024 + 300 * 1024);
+  });
+
   it('chains chunks; a signed manifest verifies and names the chunk a changed byte is in', async () => {
     const { done, text } = await record(async (r) => {
       for (let i = 0; i < 200; i++) {
