@@ -147,15 +147,7 @@ export class Recorder {
   private async writeOut(sync: boolean): Promise<void> {
     if (this.failed) return;
     if (this.pending.length === 0) {
-      if (sync && this.unsynced) {
-        try {
-          await this.fh.datasync();
-          this.unsynced = false;
-        } catch (err) {
-          this.fail(err);
-          return;
-        }
-      }
+      if (sync && this.unsynced && !(await this.datasync())) return;
       // Quiet now, but data written a while ago still has to leave the machine.
       if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) await this.closeChunk();
       return;
@@ -181,16 +173,20 @@ export class Recorder {
     // so no chunk grows past chunkBytes however fast the session writes, and the uploader never
     // holds more than one chunk's bytes.
     const full = this.offset - this.chunkStart >= this.o.chunkBytes;
-    if (full && !sync) {
-      try {
-        await this.fh.datasync();
-        this.unsynced = false;
-      } catch (err) {
-        this.fail(err);
-        return;
-      }
-    }
+    if (full && !sync && !(await this.datasync())) return;
     if (full || (sync && age >= this.o.chunkMs - this.o.flushMs)) await this.closeChunk();
+  }
+
+  /** fsyncs what was written; false (and the recording failed) when the disk refuses. */
+  private async datasync(): Promise<boolean> {
+    try {
+      await this.fh.datasync();
+      this.unsynced = false;
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
   }
 
   private async closeChunk(): Promise<void> {
