@@ -3,6 +3,9 @@
 // recording against the bytes the client received. Writes the figures to bench/results.json.
 //
 //   npm run bench:recording            (after npm install; builds first)
+//   BENCH_COMPARE_WITH=/other/checkout node bench/recording.mjs
+//                                      A/B of a change: the "unrecorded" side is instead the other
+//                                      checkout's built bastion, recording on (results.json untouched)
 import { writeFileSync, readFileSync, existsSync, createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -30,9 +33,11 @@ async function makeTextFile(path) {
 }
 
 /** Each bastion in its own process, as in production: they must not share an event loop. */
+const other = process.env.BENCH_COMPARE_WITH;
 async function start(unrecorded) {
   const cfg = writeBenchConfig(RUNS + 3);
-  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF && !unrecorded ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), new URL('./serve.mjs', import.meta.url).pathname, cfg.configPath, ...(unrecorded ? ['--unrecorded'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serve = unrecorded && other ? join(other, 'bench/serve.mjs') : new URL('./serve.mjs', import.meta.url).pathname;
+  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF && !unrecorded ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), serve, cfg.configPath, ...(unrecorded && !other ? ['--unrecorded'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port)));
   const knownHosts = join(cfg.dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${cfg.hostPublic}\n`);
@@ -80,7 +85,7 @@ for (let i = 0; i < RUNS; i++) {
     if (name === 'on') {
       clientBytes = r.bytes;
       await settle(on, ++sessions);
-    }
+    } else if (other) await settle(off, sessions);
   }
 }
 const audit = readFileSync(join(on.cfg.dir, 'data/audit/audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -108,9 +113,12 @@ const result = {
   targets: { recorded_vs_unrecorded: '>= 0.9', recording_size_ratio: '<= 1.1' },
 };
 const path = new URL('./results.json', import.meta.url);
-const all = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
-all.recording = result;
-writeFileSync(path, JSON.stringify(all, null, 2) + '\n');
+if (other) console.log(`A/B: this checkout ${result.pty_cat_50mb.recorded_mb_s.toFixed(1)} MB/s, ${other} ${result.pty_cat_50mb.unrecorded_mb_s.toFixed(1)} MB/s (both recorded)`);
+else {
+  const all = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
+  all.recording = result;
+  writeFileSync(path, JSON.stringify(all, null, 2) + '\n');
+}
 console.log(`pty cat 50 MB, median of ${RUNS}: recorded ${result.pty_cat_50mb.recorded_mb_s.toFixed(1)} MB/s, unrecorded ${result.pty_cat_50mb.unrecorded_mb_s.toFixed(1)} MB/s -> ${(result.recorded_vs_unrecorded * 100).toFixed(1)}% (target >= 90%)`);
 console.log(`recording ${recBytes} bytes for ${clientBytes} bytes received -> ${result.recording_size_ratio.toFixed(3)}x (target <= 1.1x); gzip ${gzBytes} bytes`);
 

@@ -27,6 +27,8 @@ const S = QUICK
   : { fileSize: 50 * MB, execSize: 500 * MB, runs: 5, samples: 1000, slices: 5, logins: 20, levels: [50, 200, 500], sshdSessions: 50, idleMs: 5000 };
 const tlog = !QUICK && !flag('--no-tlog');
 const doConcurrency = !flag('--no-concurrency');
+/** Item 4 alone, for working on it (its figures are printed, bench/results.json is left alone). */
+const concurrencyOnly = flag('--concurrency-only');
 const started = Date.now();
 const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
 
@@ -65,13 +67,15 @@ log(`peers: ${peers.map((p) => p.name).join(', ')}`);
 const R = { mode: QUICK ? 'quick' : 'full', date: new Date().toISOString(), machine: mach, sizes: S, notes: [...env.notes], peers: {} };
 let broken = null;
 try {
-  const b = await bulk(peers, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
-  const k = await keystrokes(peers, { samples: S.samples, slices: S.slices, settle, log });
-  const l = await logins(peers, { runs: S.logins, settle, log });
-  for (const p of peers) {
-    R.peers[p.name] = { ...b[p.name], keystroke: k[p.name], login: l[p.name] };
-    if (k[p.name].error) R.peers[p.name].errors['keystroke p50 ms'] = k[p.name].error;
-    if (l[p.name].error) R.peers[p.name].errors['login wall ms'] = l[p.name].error;
+  if (!concurrencyOnly) {
+    const b = await bulk(peers, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
+    const k = await keystrokes(peers, { samples: S.samples, slices: S.slices, settle, log });
+    const l = await logins(peers, { runs: S.logins, settle, log });
+    for (const p of peers) {
+      R.peers[p.name] = { ...b[p.name], keystroke: k[p.name], login: l[p.name] };
+      if (k[p.name].error) R.peers[p.name].errors['keystroke p50 ms'] = k[p.name].error;
+      if (l[p.name].error) R.peers[p.name].errors['login wall ms'] = l[p.name].error;
+    }
   }
   if (doConcurrency) {
     const local = peers.find((p) => p.name === 'bastion-local');
@@ -92,6 +96,11 @@ try {
   await cleanup();
 }
 
+if (concurrencyOnly) {
+  console.log(JSON.stringify(R.concurrency ?? null, null, 2));
+  if (broken) console.error(broken);
+  process.exit(broken ? 1 : 0);
+}
 const stored = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {};
 if (stored.live) R.fanout = stored.live;
 else R.notes.push('fan-out: no live-viewer figures in bench/results.json (npm run bench:live)');

@@ -50,7 +50,7 @@ export class RecordingService {
   }
 
   constructor(
-    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; onWork: () => void },
+    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; /** Something to upload: a closed chunk of this session's recording, or (no id) a sealed recording. */ onWork: (sessionId?: string) => void },
   ) {}
 
   async start(s: StartRecording): Promise<ActiveRecording> {
@@ -74,7 +74,7 @@ export class RecordingService {
       flushMs: settings.flushMs,
       chunkMs: settings.chunkMs,
       chunkBytes: settings.chunkBytes,
-      onChunk: () => this.deps.onWork(),
+      onChunk: () => this.deps.onWork(id),
       onFailure: s.onFailure,
     });
     return {
@@ -102,7 +102,7 @@ export class RecordingService {
               ended_at: new Date(clock.now()).toISOString(),
               incomplete: false,
               end_reason: endReason,
-              recording: { bytes: done.bytes, sha256: await hashRange(paths.cast, 0, done.bytes) },
+              recording: { bytes: done.bytes, sha256: done.sha256 ?? (await hashRange(paths.cast, 0, done.bytes)) },
               chunks: done.chunks,
               chain: chain ?? '',
               metadata: header.bastion,
@@ -119,7 +119,7 @@ export class RecordingService {
   async recoverAll(): Promise<number> {
     await this.deps.spool.recoverOrphans();
     let n = 0;
-    for (const id of this.deps.spool.activeIds()) {
+    for (const id of await this.deps.spool.activeIds()) {
       try {
         if (await this.sealRecovered(id)) n += 1;
       } catch (err) {

@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, existsSync, createReadStream } from 'node:fs';
-import { open, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ChunkRecord } from '../recording/chain.js';
@@ -34,21 +34,14 @@ export class Spool {
     return { cast: join(this.sealed, `${id}.cast`), manifest: join(this.sealed, `${id}.manifest.json`) };
   }
 
-  activeIds(): string[] {
-    return readdirSync(this.active).filter((f) => f.endsWith('.cast')).map((f) => f.slice(0, -5));
+  // Listing and stat-ing are asynchronous: the uploader visits every running session each second,
+  // and synchronous calls would hold up the sessions' keystrokes meanwhile.
+  async activeIds(): Promise<string[]> {
+    return (await readdir(this.active)).filter((f) => f.endsWith('.cast')).map((f) => f.slice(0, -5));
   }
 
-  sealedIds(): string[] {
-    return readdirSync(this.sealed).filter((f) => f.endsWith('.manifest.json')).map((f) => f.slice(0, -'.manifest.json'.length));
-  }
-
-  /** The size of an active recording's chunk list: it grows with every closed chunk (0 when there is none yet). */
-  chunkListSize(id: string): number {
-    try {
-      return statSync(this.activePaths(id).chunks).size;
-    } catch {
-      return 0;
-    }
+  async sealedIds(): Promise<string[]> {
+    return (await readdir(this.sealed)).filter((f) => f.endsWith('.manifest.json')).map((f) => f.slice(0, -'.manifest.json'.length));
   }
 
   /** Chunks closed so far for an active recording, and how many are already uploaded. */

@@ -1,15 +1,20 @@
 import { createGzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
+import type { ChunkRecord } from '../recording/chain.js';
 import { putConfirmed, type ObjectStore } from './object-store.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** SHA-256 in the thread pool (WebCrypto): megabytes of recording are not hashed on the sessions' thread. */
+const sha256 = async (b: Buffer) => Buffer.from(await webcrypto.subtle.digest('SHA-256', b)).toString('hex');
+
+/** Where a recording's chunk goes while the session runs. */
+const chunkKey = (base: string, index: number) => `${base}/chunks/${String(index).padStart(6, '0')}.part`;
 
 /** PREFIX/YYYY/MM/DD/SESSION, the date taken from the session id (s-20261123T095100Z-…). */
 export function objectBase(prefix: string, sessionId: string): string {
@@ -41,11 +46,13 @@ export class Uploader {
   private nextTryAt = 0;
   private readonly health: UploadHealth = { pending: 0, uploaded: 0, failures: 0 };
   /**
-   * Active recordings' chunk progress as last read: a recording whose chunk list has not grown
-   * (same file size) and is all uploaded is skipped without reading its files. Every pass visits
-   * every running session, so with hundreds of them this keeps the pass to one stat each.
+   * Active recordings' chunk progress as last read. The recorder says when a recording closes a
+   * chunk (kick(id)); one that has not, and is all uploaded, is skipped without touching its files.
+   * Every pass visits every running session, so with hundreds of them this keeps the pass cheap.
    */
-  private readonly progress = new Map<string, { listSize: number; total: number; uploaded: number }>();
+  private readonly progress = new Map<string, { total: number; uploaded: number }>();
+  /** Active recordings that closed a chunk since their progress was read (told by the recorder). */
+  private readonly grown = new Set<string>();
 
   constructor(
     private readonly deps: { spool: Spool; store: ObjectStore; prefix: string; clock: Clock; log: Logger; audit: AuditSink; intervalMs: number; maxBackoffMs?: number },
@@ -65,8 +72,9 @@ export class Uploader {
     return { ...this.health };
   }
 
-  /** Runs a pass now (or right after the one in progress). */
-  kick(): void {
+  /** Runs a pass now (or right after the one in progress); `chunkOf`: that recording has a new chunk. */
+  kick(chunkOf?: string): void {
+    if (chunkOf !== undefined) this.grown.add(chunkOf);
     if (this.running) {
       this.again = true;
       return;
@@ -97,48 +105,54 @@ export class Uploader {
 
   private async pass(): Promise<void> {
     const { spool, clock } = this.deps;
+    const active = await spool.activeIds();
+    const running = new Set(active);
+    for (const id of this.progress.keys()) if (!running.has(id)) this.progress.delete(id);
+    for (const id of this.grown) if (!running.has(id)) this.grown.delete(id);
     if (clock.now() < this.nextTryAt) {
-      this.health.pending = this.countPending(); // still backing off, but the lag keeps growing
+      // Still backing off, but the lag keeps growing: count it.
+      for (const id of active) await this.refresh(id).catch(() => undefined);
+      this.health.pending = await this.countPending();
       return;
     }
     // Each recording on its own: one that cannot be uploaded must not hold back the others.
     let failure: unknown;
-    const active = spool.activeIds();
-    const running = new Set(active);
-    for (const id of this.progress.keys()) if (!running.has(id)) this.progress.delete(id);
     for (const id of active) await this.uploadChunks(id).catch((err: unknown) => (failure ??= err));
-    for (const id of spool.sealedIds()) await this.uploadSealed(id).catch((err: unknown) => (failure ??= err));
+    for (const id of await spool.sealedIds()) await this.uploadSealed(id).catch((err: unknown) => (failure ??= err));
     if (failure === undefined) this.succeeded();
     else await this.failed(failure);
-    this.health.pending = this.countPending();
+    this.health.pending = await this.countPending();
   }
 
-  private countPending(): number {
-    const { spool } = this.deps;
+  /** Chunks waiting: every sealed recording, and active recordings' chunks not uploaded yet (as last read). */
+  private async countPending(): Promise<number> {
     try {
-      let n = spool.sealedIds().length;
-      for (const id of spool.activeIds()) {
-        const known = this.progress.get(id);
-        if (known && known.listSize === spool.chunkListSize(id)) n += known.total - known.uploaded;
-        else {
-          const st = spool.chunkState(id);
-          n += st.chunks.length - st.uploaded;
-        }
-      }
+      let n = (await this.deps.spool.sealedIds()).length;
+      for (const p of this.progress.values()) n += p.total - p.uploaded;
       return n;
     } catch {
       return this.health.pending; // a file moved under us (a seal in progress): count again next pass
     }
   }
 
+  /**
+   * An active recording's chunk progress, re-read only when it closed a chunk since; the chunks
+   * themselves when some are not uploaded yet.
+   */
+  private async refresh(id: string): Promise<ChunkRecord[] | undefined> {
+    const known = this.progress.get(id);
+    if (known && !this.grown.has(id) && known.uploaded >= known.total) return undefined;
+    this.grown.delete(id);
+    const { chunks, uploaded } = this.deps.spool.chunkState(id);
+    this.progress.set(id, { total: chunks.length, uploaded });
+    return uploaded < chunks.length ? chunks : undefined;
+  }
+
   private async uploadChunks(id: string): Promise<void> {
     const { spool, store, prefix } = this.deps;
-    const listSize = spool.chunkListSize(id);
-    const known = this.progress.get(id);
-    if (known && known.listSize === listSize && known.uploaded >= known.total) return;
-    const { chunks, uploaded } = spool.chunkState(id);
-    this.progress.set(id, { listSize, total: chunks.length, uploaded });
-    if (uploaded >= chunks.length) return;
+    const chunks = await this.refresh(id);
+    if (!chunks) return;
+    const { uploaded } = this.progress.get(id)!;
     let fh;
     try {
       fh = await open(spool.activePaths(id).cast, 'r');
@@ -151,10 +165,10 @@ export class Uploader {
         const body = Buffer.alloc(c.length);
         const { bytesRead } = await fh.read(body, 0, c.length, c.offset);
         // The bytes must still be the ones the recorder hashed: a spool file changed or cut on disk is not uploaded as if intact.
-        if (bytesRead !== c.length || sha256(body) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
-        await putConfirmed(store, `${objectBase(prefix, id)}/chunks/${String(c.index).padStart(6, '0')}.part`, body, { contentType: 'application/octet-stream', sha256: c.sha256 });
+        if (bytesRead !== c.length || (await sha256(body)) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
+        await putConfirmed(store, chunkKey(objectBase(prefix, id), c.index), body, { contentType: 'application/octet-stream', sha256: c.sha256 });
         await spool.markChunksUploaded(id, c.index + 1);
-        this.progress.set(id, { listSize, total: chunks.length, uploaded: c.index + 1 });
+        this.progress.set(id, { total: chunks.length, uploaded: c.index + 1 });
       }
     } finally {
       await fh.close();
@@ -180,9 +194,13 @@ export class Uploader {
     gzip.end();
     await collected;
     const gz = Buffer.concat(parts);
-    await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: sha256(gz), verifyInTransit: true });
-    await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest), verifyInTransit: true });
-    for await (const key of store.list(`${base}/chunks/`)) await store.delete(key);
+    await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: await sha256(gz), verifyInTransit: true });
+    await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: await sha256(manifest), verifyInTransit: true });
+    // The chunks uploaded during the session are superseded: deleted by name (a chunk that never
+    // got there is a harmless delete), not by listing, which costs as much as the whole bucket on
+    // some stores and needs a permission the uploads otherwise do not.
+    const chunkCount = (JSON.parse(manifest.toString('utf8')) as { chunks?: unknown[] }).chunks?.length ?? 0;
+    for (let i = 0; i < chunkCount; i++) await store.delete(chunkKey(base, i));
     await spool.remove(id);
     this.health.uploaded += 1;
     await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: castBytes, gzip_bytes: gz.length });

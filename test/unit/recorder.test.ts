@@ -121,10 +121,10 @@ describe('Spool sealing after a crash', () => {
     const spool = new Spool(mkdtempSync(join(tmpdir(), 'rec-')));
     const id = 's-20261123T000000Z-00000003';
     writeFileSync(spool.sealedPaths(id).cast, JSON.stringify(header(id)) + '\n');
-    expect(spool.sealedIds()).toEqual([]);
+    expect(await spool.sealedIds()).toEqual([]);
     await spool.recoverOrphans();
     expect(existsSync(spool.activePaths(id).cast)).toBe(true);
-    expect(spool.activeIds()).toEqual([id]);
+    expect(await spool.activeIds()).toEqual([id]);
     expect(await spool.recover(id)).toMatchObject({ incomplete: true, session_id: id });
   });
 });
