@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { keystrokeLatency } from './keystroke.mjs';
+import { quiet } from './measure.mjs';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -123,7 +124,10 @@ export async function concurrency(peer, pid, { levels, samples, idleMs, parallel
       const t0 = Date.now();
       await openMany(peer, n - open.length, parallel, open);
       const openS = (Date.now() - t0) / 1000;
-      await new Promise((r) => setTimeout(r, 1000)); // the shells' start-up output is done
+      // The shells' start-up output is done, and its recording chunk (the prompt) has been closed
+      // (chunk_interval, 10 s) and uploaded: what is measured next is sessions that are idle.
+      await new Promise((r) => setTimeout(r, 11_000));
+      await quiet(pid);
       const cpu = await idleCpu(pid, idleMs);
       const rss = rssKb(pid);
       const keystroke = await keystrokeLatency(peer, samples);
