@@ -89,7 +89,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     key: config.recording_key,
     clock,
     log,
-    settings: { flushMs: config.recording.flush_interval, chunkMs: config.recording.chunk_interval, chunkBytes: 8 * 1024 * 1024 },
+    settings: { flushMs: config.recording.flush_interval, chunkMs: config.recording.chunk_interval, chunkBytes: 32 * 1024 * 1024 },
     onWork: (id) => uploader.kick(id),
   });
   // Recordings of sessions that were running when the bastion last stopped (kill -9, power loss).

@@ -12,8 +12,7 @@ export const BACKLOG_HIGH = 4 * 1024 * 1024;
 /** ...until it is down to this. */
 const BACKLOG_LOW = 1024 * 1024;
 
-/** A closed recording: its chunks, size and SHA-256 as written (undefined when the thread died first). */
-type Closed = { chunks: ChunkRecord[]; bytes: number; sha256?: string; failed?: unknown };
+type Closed = { chunks: ChunkRecord[]; bytes: number; failed?: unknown };
 
 interface Handlers {
   created(err?: string): void;
@@ -56,7 +55,7 @@ export class RecorderThread {
           return h.failed(m.error);
         case 'closed':
           this.handlers.delete(m.id);
-          return h.closed({ chunks: m.chunks, bytes: m.bytes, ...(m.sha256 ? { sha256: m.sha256 } : {}), ...(m.failed ? { failed: new Error(m.failed) } : {}) });
+          return h.closed({ chunks: m.chunks, bytes: m.bytes, ...(m.failed ? { failed: new Error(m.failed) } : {}) });
       }
     });
     // If the thread dies, every recording on it has failed: starting sessions are refused, running

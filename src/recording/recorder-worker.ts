@@ -69,7 +69,7 @@ port.on('message', (m: ToWorker) => {
       if (!r) return send({ op: 'closed', id: m.id, chunks: [], bytes: 0, failed: 'no such recording' });
       void r.close(m.marker).then((done) => {
         recorders.delete(m.id);
-        send({ op: 'closed', id: m.id, chunks: done.chunks, bytes: done.bytes, sha256: done.sha256, ...(done.failed ? { failed: describeError(done.failed) } : {}) });
+        send({ op: 'closed', id: m.id, chunks: done.chunks, bytes: done.bytes, ...(done.failed ? { failed: describeError(done.failed) } : {}) });
       });
       return;
     }

@@ -50,8 +50,6 @@ export class Recorder {
   private chunkStart = 0;
   private chunkStartedAt = 0;
   private chunkHash = createHash('sha256');
-  private readonly fileHash = createHash('sha256');
-  private sha256?: string;
   private chain: string;
   private readonly chunks: ChunkRecord[] = [];
 
@@ -168,7 +166,6 @@ export class Recorder {
     }
     if (this.offset === this.chunkStart) this.chunkStartedAt = this.o.clock.now();
     this.chunkHash.update(bytes);
-    this.fileHash.update(bytes);
     this.offset += bytes.length;
     const age = this.o.clock.now() - this.chunkStartedAt;
     // Chunks close on the fsync timer: one flush early, so none waits longer than chunkMs. Bulk
@@ -219,8 +216,7 @@ export class Recorder {
   }
 
   /** Ends the recording: the decoders' rest, a final marker, everything flushed and chunked. */
-  /** The whole recording's SHA-256 is kept as it is written: sealing does not read the file again. */
-  async close(finalMarker: string): Promise<{ chunks: ChunkRecord[]; bytes: number; sha256: string; failed?: unknown }> {
+  async close(finalMarker: string): Promise<{ chunks: ChunkRecord[]; bytes: number; failed?: unknown }> {
     if (!this.closed) {
       const tailOut = this.out.end();
       if (tailOut) this.push(encodeEvent(this.t(), 'o', tailOut));
@@ -232,7 +228,6 @@ export class Recorder {
       await this.fh.close().catch(() => undefined);
       await this.chunksFh.close().catch(() => undefined);
     }
-    this.sha256 ??= this.fileHash.digest('hex');
-    return { chunks: [...this.chunks], bytes: this.offset, sha256: this.sha256, ...(this.failed ? { failed: this.failed } : {}) };
+    return { chunks: [...this.chunks], bytes: this.offset, ...(this.failed ? { failed: this.failed } : {}) };
   }
 }

@@ -102,7 +102,7 @@ export class RecordingService {
               ended_at: new Date(clock.now()).toISOString(),
               incomplete: false,
               end_reason: endReason,
-              recording: { bytes: done.bytes, sha256: done.sha256 ?? (await hashRange(paths.cast, 0, done.bytes)) },
+              recording: { bytes: done.bytes, sha256: await hashRange(paths.cast, 0, done.bytes) },
               chunks: done.chunks,
               chain: chain ?? '',
               metadata: header.bastion,

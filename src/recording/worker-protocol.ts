@@ -27,4 +27,4 @@ export type FromWorker =
   /** A batch's bytes are taken care of (at once, or once written when the recorder is behind). */
   | { op: 'ack'; id: string; bytes: number }
   | { op: 'failed'; id: string; error: string }
-  | { op: 'closed'; id: string; chunks: ChunkRecord[]; bytes: number; sha256?: string; failed?: string };
+  | { op: 'closed'; id: string; chunks: ChunkRecord[]; bytes: number; failed?: string };
