@@ -113,7 +113,7 @@ async function closeAll(children) {
  * { sessions, rss_mb, rss_baseline_mb, rss_per_session_mb, rss_total_per_session_mb, idle_cpu_pct,
  *   open_s, keystroke }.
  */
-export async function concurrency(peer, pid, { levels, samples, idleMs, parallel = 4, log = () => {} }) {
+export async function concurrency(peer, pid, { levels, samples, idleMs, settleMs = 11_000, parallel = 4, log = () => {} }) {
   const open = [];
   const rows = [];
   try {
@@ -126,7 +126,7 @@ export async function concurrency(peer, pid, { levels, samples, idleMs, parallel
       const openS = (Date.now() - t0) / 1000;
       // The shells' start-up output is done, and its recording chunk (the prompt) has been closed
       // (chunk_interval, 10 s) and uploaded: what is measured next is sessions that are idle.
-      await new Promise((r) => setTimeout(r, 11_000));
+      await new Promise((r) => setTimeout(r, settleMs));
       await quiet(pid);
       const cpu = await idleCpu(pid, idleMs);
       const rss = rssKb(pid);
