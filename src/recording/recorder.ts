@@ -149,7 +149,8 @@ export class Recorder {
     if (this.pending.length === 0) {
       if (sync && this.unsynced && !(await this.datasync())) return;
       // Quiet now, but data written a while ago still has to leave the machine.
-      if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) await this.closeChunk();
+      // (A chunk record vouches for synced bytes only.)
+      if (!this.unsynced && this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) await this.closeChunk();
       return;
     }
     const text = this.pending.join('');

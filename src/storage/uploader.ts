@@ -14,6 +14,9 @@ import { putConfirmed, type ObjectStore } from './object-store.js';
 // thread competes with the session and recording threads (A/B: 16 % slower bulk output).
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** A long session's chunks are deleted this many at a time after its final upload. */
+const DELETE_PARALLEL = 16;
+
 /** Where a recording's chunk goes while the session runs. */
 const chunkKey = (base: string, index: number) => `${base}/chunks/${String(index).padStart(6, '0')}.part`;
 
@@ -143,8 +146,8 @@ export class Uploader {
   private async refresh(id: string): Promise<ChunkRecord[] | undefined> {
     const known = this.progress.get(id);
     if (known && !this.grown.has(id) && known.uploaded >= known.total) return undefined;
+    const { chunks, uploaded } = this.deps.spool.chunkState(id); // if this throws, the hint stays for the next pass
     this.grown.delete(id);
-    const { chunks, uploaded } = this.deps.spool.chunkState(id);
     this.progress.set(id, { total: chunks.length, uploaded });
     return uploaded < chunks.length ? chunks : undefined;
   }
@@ -163,7 +166,7 @@ export class Uploader {
     }
     try {
       for (const c of chunks.slice(uploaded)) {
-        const body = Buffer.alloc(c.length);
+        const body = Buffer.allocUnsafe(c.length); // filled by the read (its length is checked)
         const { bytesRead } = await fh.read(body, 0, c.length, c.offset);
         // The bytes must still be the ones the recorder hashed: a spool file changed or cut on disk is not uploaded as if intact.
         if (bytesRead !== c.length || sha256(body) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
@@ -201,7 +204,10 @@ export class Uploader {
     // got there is a harmless delete), not by listing, which costs as much as the whole bucket on
     // some stores and needs a permission the uploads otherwise do not.
     const chunkCount = (JSON.parse(manifest.toString('utf8')) as { chunks?: unknown[] }).chunks?.length ?? 0;
-    for (let i = 0; i < chunkCount; i++) await store.delete(chunkKey(base, i));
+    for (let i = 0; i < chunkCount; i += DELETE_PARALLEL) {
+      const batch = Array.from({ length: Math.min(DELETE_PARALLEL, chunkCount - i) }, (_, j) => store.delete(chunkKey(base, i + j)));
+      await Promise.all(batch);
+    }
     await spool.remove(id);
     this.health.uploaded += 1;
     await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: castBytes, gzip_bytes: gz.length });

@@ -125,6 +125,8 @@ class PtyStream implements TargetStream {
    */
   private withMore(first: Buffer, fd: number | undefined): Buffer {
     if (fd === undefined || first.length < COALESCE_FROM) return first;
+    // Only when node-pty holds nothing back (it buffers while paused): what is read here must come after all of it.
+    if ((this.proc as unknown as { _socket?: { readableLength?: number } })._socket?.readableLength) return first;
     const parts = [first];
     let total = first.length;
     while (total < COALESCE_MAX) {
