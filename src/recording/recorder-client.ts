@@ -11,6 +11,8 @@ const BATCH_BYTES = 256 * 1024;
 export const BACKLOG_HIGH = 4 * 1024 * 1024;
 /** ...until it is down to this. */
 const BACKLOG_LOW = 1024 * 1024;
+/** A backlog that makes no progress this long (a hung disk) fails the recording: a session is never paused for ever. */
+const STALL_MS = 60_000;
 
 type Closed = { chunks: ChunkRecord[]; bytes: number; failed?: unknown };
 
@@ -115,7 +117,9 @@ export class RemoteRecorder {
   private closedResolve?: (c: Closed) => void;
   /** Bytes sent to the thread and not yet acknowledged. */
   private inFlight = 0;
-  private drained?: { promise: Promise<void>; resolve: () => void };
+  private drained?: { promise: Promise<void>; resolve: () => void; stall: NodeJS.Timeout };
+  private onFailure?: (err: unknown) => void;
+  private stallMs = STALL_MS;
 
   private constructor(
     private readonly thread: RecorderThread,
@@ -126,27 +130,25 @@ export class RemoteRecorder {
   static create(
     thread: RecorderThread,
     clock: Clock,
-    o: { castPath: string; chunksPath: string; header: Header; flushMs: number; chunkMs: number; chunkBytes: number; onChunk?: (c: ChunkRecord) => void; onFailure?: (err: unknown) => void },
+    o: { castPath: string; chunksPath: string; header: Header; flushMs: number; chunkMs: number; chunkBytes: number; onChunk?: (c: ChunkRecord) => void; onFailure?: (err: unknown) => void; stallMs?: number },
   ): Promise<RemoteRecorder> {
     const id = o.header.bastion.session_id;
     const r = new RemoteRecorder(thread, id, clock);
+    r.onFailure = o.onFailure;
+    if (o.stallMs !== undefined) r.stallMs = o.stallMs;
     return new Promise((resolve, reject) => {
       thread.register(id, {
         created: (err) => (err ? reject(new Error(err)) : resolve(r)),
         chunk: (c) => o.onChunk?.(c),
         ack: (bytes) => r.acknowledged(bytes),
-        failed: (err) => {
-          r.failure ??= new Error(err);
-          r.release();
-          o.onFailure?.(r.failure);
-        },
+        failed: (err) => r.failed(new Error(err)),
         closed: (c) => {
           r.release();
           if (r.closedResolve) r.closedResolve(c);
           else r.closedEarly = c;
         },
       });
-      const { onChunk: _c, onFailure: _f, ...rest } = o;
+      const { onChunk: _c, onFailure: _f, stallMs: _s, ...rest } = o;
       thread.send({ op: 'create', id, ...rest, flushMs: Math.max(25, o.flushMs - BATCH_MS) });
     });
   }
@@ -191,19 +193,39 @@ export class RemoteRecorder {
     if (this.inFlight + this.bytes < BACKLOG_HIGH || this.failure || this.closing) return undefined;
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
-    this.drained = { promise, resolve };
+    this.drained = { promise, resolve, stall: this.stallTimer() };
     return promise;
+  }
+
+  private stallTimer(): NodeJS.Timeout {
+    const t = setTimeout(() => this.failed(new Error(`the recording made no progress for ${this.stallMs / 1000} s (is the spool's disk hanging?)`)), this.stallMs);
+    t.unref();
+    return t;
   }
 
   private acknowledged(bytes: number): void {
     this.inFlight -= bytes;
     if (this.inFlight <= BACKLOG_LOW) this.release();
+    else if (this.drained) {
+      // Progress: the stall clock starts again.
+      clearTimeout(this.drained.stall);
+      this.drained.stall = this.stallTimer();
+    }
+  }
+
+  /** The recording cannot go on: the session decides (it is closed, unless break-glass may go on unrecorded). */
+  private failed(err: Error): void {
+    const first = this.failure === undefined;
+    this.failure ??= err;
+    this.release();
+    if (first) this.onFailure?.(this.failure);
   }
 
   /** Whoever waits for the backlog goes on (caught up, or the recording ended or failed). */
   private release(): void {
     const d = this.drained;
     this.drained = undefined;
+    if (d) clearTimeout(d.stall);
     d?.resolve();
   }
 

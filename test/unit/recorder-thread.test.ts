@@ -40,3 +40,39 @@ describe('the recording thread', () => {
     await expect(RemoteRecorder.create(thread, systemClock, { castPath: '/nonexistent/dir/x.cast', chunksPath: '/nonexistent/dir/x.chunks', header: header('s-20261123T000000Z-0000000c'), flushMs: 1000, chunkMs: 10_000, chunkBytes: 1 << 20 })).rejects.toThrow(/ENOENT/);
   });
 });
+
+describe('backpressure from the recording thread', () => {
+  /** A thread that takes the recording but never acknowledges a batch: a spool disk that hangs. */
+  function hungThread() {
+    const handlers = new Map<string, { created(err?: string): void }>();
+    return {
+      register: (id: string, h: { created(err?: string): void }) => handlers.set(id, h),
+      send: (m: { op: string; id: string }) => (m.op === 'create' ? handlers.get(m.id)?.created() : undefined),
+      has: () => true,
+    } as unknown as RecorderThread;
+  }
+
+  it('pauses the session while the thread is behind, and fails the recording when it makes no progress', async () => {
+    const failures: unknown[] = [];
+    const r = await RemoteRecorder.create(hungThread(), systemClock, {
+      castPath: '/unused',
+      chunksPath: '/unused',
+      header: header('s-20261123T000000Z-0000000d'),
+      flushMs: 1000,
+      chunkMs: 10_000,
+      chunkBytes: 1 << 20,
+      onFailure: (e) => failures.push(e),
+      stallMs: 200,
+    });
+    expect(r.backlog()).toBeUndefined();
+    for (let i = 0; i < 20; i++) r.output(Buffer.alloc(256 * 1024, 0x61)); // 5 MB, never acknowledged
+    const wait = r.backlog();
+    expect(wait).toBeInstanceOf(Promise);
+    expect(r.backlog()).toBe(wait); // one wait for everyone
+    const t0 = Date.now();
+    await wait; // released by the stall deadline, not left hanging
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    expect(failures.map(String)).toEqual(['Error: the recording made no progress for 0.2 s (is the spool\'s disk hanging?)']);
+    expect(r.backlog()).toBeUndefined(); // a failed recording holds nothing back (the session decides)
+  });
+});
