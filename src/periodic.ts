@@ -1,18 +1,16 @@
 /**
- * A background pass run every `intervalMs` (and on demand), never two at once: an overlapping
- * call shares the pass in progress. The timer does not keep the process alive.
+ * A background check run every `intervalMs` (and on demand), never two at once: an overlapping
+ * call shares the pass in progress. The timer does not keep the process alive. Subclasses say
+ * what one pass does.
  */
-export class PeriodicPass {
+export abstract class PeriodicPass {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
-  constructor(
-    private readonly pass: () => Promise<void>,
-    private readonly intervalMs: number,
-  ) {}
+  constructor(private readonly intervalMs: number) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.runNow(), this.intervalMs);
+    this.timer = setInterval(() => void this.checkNow(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -20,8 +18,11 @@ export class PeriodicPass {
     clearInterval(this.timer);
   }
 
-  runNow(): Promise<void> {
+  /** One pass now; overlapping calls share the pass in progress. */
+  checkNow(): Promise<void> {
     this.running ??= this.pass().finally(() => (this.running = undefined));
     return this.running;
   }
+
+  protected abstract pass(): Promise<void>;
 }

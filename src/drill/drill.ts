@@ -6,7 +6,7 @@ import { BastionError, describeError } from '../errors.js';
 import { readTotpSecret } from '../auth/totp.js';
 import { FileKvStore } from '../state/file-kv-store.js';
 import { readRunFile } from '../state/run-file.js';
-import { DrillStore, drillsPath, type DrillRecord } from '../governance/drills.js';
+import { DrillStore, drillsPath, newDrillId, type DrillRecord } from '../governance/drills.js';
 import { AuditTail } from './audit-tail.js';
 import { completeReport, type ControlId, type ControlResult, type DrillReport } from './checklist.js';
 import { openDrillSession, tryPublickeyAlone, type DrillEndpoint, type PromptRound } from './ssh-login.js';
@@ -69,7 +69,7 @@ export async function runDrill(config: Config, o: DrillOptions): Promise<DrillRe
   const ctx: DrillContext = {
     config,
     drill,
-    id: `d-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+    id: newDrillId(Date.now()),
     nonce: randomBytes(4).toString('hex'),
     timeoutMs,
     progress: o.progress ?? (() => undefined),

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { KvStore } from '../state/kv-store.js';
 
 /**
@@ -27,8 +28,12 @@ export interface DrillRecord {
 
 /** How long a registered drill waits for its login. */
 export const DRILL_LOGIN_WINDOW_MS = 120_000;
-/** Drill ids as the drill puts them in its reason: d-<time36>-<6 hex>. */
-export const DRILL_ID = /\bd-[0-9a-z]{6,12}-[0-9a-f]{6}\b/;
+/** Drill ids, as the drill puts them in its reason: d-<time36>-<6 hex>. */
+const DRILL_ID = /\bd-[0-9a-z]{6,12}-[0-9a-f]{6}\b/;
+
+export function newDrillId(now: number): string {
+  return `d-${now.toString(36)}-${randomBytes(3).toString('hex')}`;
+}
 
 export function drillsPath(dataDir: string): string {
   return join(dataDir, 'state', 'drills.json');

@@ -14,9 +14,8 @@ import type { DrillStore } from './drills.js';
  * (per outage, per review). It also writes to the audit log what the CLI recorded (review verdicts,
  * drill outcomes), since the server is the log's one writer.
  */
-export class GovernanceWatchdog {
+export class GovernanceWatchdog extends PeriodicPass {
   private uploadAlertFor: number | undefined; // the outage (its start) already alerted
-  private readonly loop: PeriodicPass;
 
   constructor(
     private readonly deps: {
@@ -31,23 +30,10 @@ export class GovernanceWatchdog {
       intervalMs: number;
     },
   ) {
-    this.loop = new PeriodicPass(() => this.pass(), deps.intervalMs);
+    super(deps.intervalMs);
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): void {
-    this.loop.stop();
-  }
-
-  /** One pass; overlapping calls share the pass in progress. */
-  checkNow(): Promise<void> {
-    return this.loop.runNow();
-  }
-
-  private async pass(): Promise<void> {
+  protected async pass(): Promise<void> {
     try {
       const now = this.deps.clock.now();
       const h = this.deps.uploadHealth();

@@ -35,27 +35,13 @@ const KILL_REQUEST_TTL_MS = 60_000;
  * The server side of what the CLI changes in shared state: it ends sessions that `bastion session
  * kill` asked to end, and audits viewer tokens the CLI issued or revoked (one audit log, one writer).
  */
-export class LiveControl {
-  private readonly loop: PeriodicPass;
+export class LiveControl extends PeriodicPass {
 
   constructor(private readonly deps: { hub: LiveHub; kills: KvStore<KillRequest>; tokens: ViewerTokens; audit: AuditSink; log: Logger; clock: Clock; intervalMs: number }) {
-    this.loop = new PeriodicPass(() => this.pass(), deps.intervalMs);
+    super(deps.intervalMs);
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): void {
-    this.loop.stop();
-  }
-
-  /** One pass; overlapping calls share the pass in progress. */
-  checkNow(): Promise<void> {
-    return this.loop.runNow();
-  }
-
-  private async pass(): Promise<void> {
+  protected async pass(): Promise<void> {
     try {
       const now = this.deps.clock.now();
       for (const [key, k] of await this.deps.kills.entries()) {

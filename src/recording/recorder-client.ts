@@ -8,7 +8,7 @@ import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
 export const BATCH_MS = 25;
 const BATCH_BYTES = 256 * 1024;
 /** Bytes handed to the recording thread and not yet acknowledged beyond which the session's source is paused... */
-export const BACKLOG_HIGH = 4 * 1024 * 1024;
+const BACKLOG_HIGH = 4 * 1024 * 1024;
 /** ...until it is down to this. */
 const BACKLOG_LOW = 1024 * 1024;
 /** A backlog that makes no progress this long (a hung disk) fails the recording: a session is never paused for ever. */

@@ -62,29 +62,15 @@ export function enforce(s: EnforcedSession, now: number, grants: readonly Grant[
  * Runs `enforce` over the live sessions every `intervalMs` (and on demand, e.g. right after a
  * revocation), and audits grant changes it finds in the shared store, whoever made them.
  */
-export class LimitEnforcer {
-  private readonly loop: PeriodicPass;
+export class LimitEnforcer extends PeriodicPass {
 
   constructor(
     private readonly deps: { registry: SessionRegistry; grants: GrantStore; clock: Clock; audit: AuditSink; log: Logger; noticeMs: number; intervalMs: number },
   ) {
-    this.loop = new PeriodicPass(() => this.pass(), deps.intervalMs);
+    super(deps.intervalMs);
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): void {
-    this.loop.stop();
-  }
-
-  /** One pass; overlapping calls share the pass in progress. */
-  checkNow(): Promise<void> {
-    return this.loop.runNow();
-  }
-
-  private async pass(): Promise<void> {
+  protected async pass(): Promise<void> {
     const { registry, grants, clock, audit, log, noticeMs } = this.deps;
     try {
       const all = await grants.list();
