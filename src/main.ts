@@ -1,3 +1,4 @@
+import { ptyReader } from './targets/pty-reader.js';
 import { join } from 'node:path';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import type { Config } from './config/load.js';
@@ -167,6 +168,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
       if (!uploaded) log.warn({ pending: uploader.getHealth().pending }, 'recordings left in the spool; they are uploaded at the next start');
       uploader.stop();
       await recordings.stop();
+      await ptyReader.stop();
       await storage.close();
       await audit.record({ type: 'bastion.stop', reason, ended_sessions: empty ? 0 : 'remaining' });
       await auditLog.close();

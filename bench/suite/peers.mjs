@@ -104,6 +104,16 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
     const entry = { port: bare.port, hostKeyLine: bareCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: bareCfg.knownHosts };
     peers.splice(1, 0, { name: 'bastion-unrec', kind: 'bastion', recorded: false, pid: bare.pid, entry, open: viaBastion('shell', bare, bareCfg) });
   }
+  // A/B of a change (BENCH_OTHER=/other/checkout, built): that checkout's bastion, recording on, local target.
+  let other = null;
+  let otherCfg = null;
+  if (process.env.BENCH_OTHER) {
+    otherCfg = writeBenchConfig(users, targetsAndRoles);
+    other = await startBastion(otherCfg, undefined, [], join(process.env.BENCH_OTHER, 'bench/serve.mjs'));
+    writeFileSync(otherCfg.knownHosts, `[127.0.0.1]:${other.port} ${otherCfg.hostPublic}\n`);
+    const entry = { port: other.port, hostKeyLine: otherCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: otherCfg.knownHosts };
+    peers.splice(1, 0, { name: 'bastion-other', kind: 'bastion', recorded: true, pid: other.pid, entry, open: viaBastion('shell', other, otherCfg) });
+  }
   if (tlogSshd) peers.push({ name: 'sshd-tlog', kind: 'sshd', recorded: true, entry: entryOf(tlogSshd), open: direct((port = tlogSshd.port) => ['-p', String(port)]) });
 
   return {
@@ -117,6 +127,8 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
       await bastion.stop();
       if (bare) await bare.stop();
       if (bareCfg) rmSync(bareCfg.dir, { recursive: true, force: true });
+      if (other) await other.stop();
+      if (otherCfg) rmSync(otherCfg.dir, { recursive: true, force: true });
       await sshd.stop();
       await jump.stop();
       if (tlogSshd) await tlogSshd.stop();
@@ -125,9 +137,9 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
 }
 
 /** The built bastion in its own process (bench/serve.mjs), as in production. */
-async function startBastion(cfg, prof, flags = []) {
+async function startBastion(cfg, prof, flags = [], serve = SERVE) {
   cfg.knownHosts = join(cfg.dir, 'known_hosts');
-  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), SERVE, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), serve, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
   const { port, http } = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 interface TermiosAddon {
   inputHidden(fd: number): boolean | null;
   pending?(fd: number): number;
+  dup?(fd: number): number;
 }
 
 const require = createRequire(import.meta.url);
@@ -34,5 +35,11 @@ export function inputHidden(fd: number): boolean | undefined {
 /** Bytes waiting to be read on fd (FIONREAD); undefined when unknown. */
 export function pendingBytes(fd: number): number | undefined {
   const n = addon?.pending?.(fd);
+  return n === undefined || n < 0 ? undefined : n;
+}
+
+/** A second descriptor for fd's open file (close-on-exec); undefined when it cannot be made. */
+export function dupFd(fd: number): number | undefined {
+  const n = addon?.dup?.(fd);
   return n === undefined || n < 0 ? undefined : n;
 }

@@ -6,6 +6,7 @@
 #include <node_api.h>
 #include <termios.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 
 static napi_value InputHidden(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -38,11 +39,30 @@ static napi_value Pending(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// dup(fd): a second descriptor for fd's open file (close-on-exec), or -1. The pty reader thread
+// reads a session's pty master through its own descriptor, so closing it never closes the one
+// node-pty writes to, nor the other way round.
+static napi_value Dup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int32_t fd = -1;
+  int copy = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1 &&
+      napi_get_value_int32(env, argv[0], &fd) == napi_ok && fd >= 0) {
+    copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  }
+  napi_create_int32(env, copy, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "inputHidden", NAPI_AUTO_LENGTH, InputHidden, NULL, &fn);
   napi_set_named_property(env, exports, "inputHidden", fn);
   napi_create_function(env, "pending", NAPI_AUTO_LENGTH, Pending, NULL, &fn);
   napi_set_named_property(env, exports, "pending", fn);
+  napi_create_function(env, "dup", NAPI_AUTO_LENGTH, Dup, NULL, &fn);
+  napi_set_named_property(env, exports, "dup", fn);
   return exports;
 }

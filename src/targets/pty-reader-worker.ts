@@ -1,0 +1,107 @@
+import { parentPort } from 'node:worker_threads';
+import { closeSync, readSync } from 'node:fs';
+import tty from 'node:tty';
+import type { FromReader, ToReader } from './pty-reader-protocol.js';
+
+/**
+ * The pty reader thread: reads every local session's pty master (through its own descriptor) so
+ * that the thread running the SSH sessions does not. A pty hands its reader at most 4 KB per
+ * read; here those reads are gathered, and the session thread gets one message per batch.
+ *
+ * One batch per session is in flight at a time: the first bytes after a quiet moment go at once
+ * (a keystroke's echo is not delayed), and while the session thread is busy with a batch the next
+ * one grows, so a flood arrives in batches as large as the session thread can keep up with. A
+ * session that does not acknowledge (its client's window is full) stops being read once HOLD
+ * bytes wait, and the program in the pty blocks, as it would on a slow terminal.
+ */
+const port = parentPort!;
+const HOLD = 256 * 1024;
+const READ_SIZE = 64 * 1024;
+
+interface Reader {
+  stream: tty.ReadStream;
+  fd: number;
+  parts: Buffer[];
+  waiting: number;
+  inFlight: boolean;
+  done: boolean;
+}
+
+const readers = new Map<number, Reader>();
+const send = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
+
+function flush(id: number, r: Reader): void {
+  if (r.waiting === 0) return;
+  // A fresh ArrayBuffer (never a pooled one): it is handed over, not copied.
+  const data = new Uint8Array(r.waiting);
+  let at = 0;
+  for (const p of r.parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  r.parts = [];
+  r.waiting = 0;
+  r.inFlight = true;
+  send({ op: 'data', id, data }, [data.buffer]);
+}
+
+/** Reads what the kernel still holds (the stream's own reads may be behind), sends it all, and lets go of the descriptor. */
+function finish(id: number, r: Reader): void {
+  if (r.done) return;
+  r.done = true;
+  const buf = Buffer.allocUnsafe(READ_SIZE);
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(r.fd, buf, 0, buf.length, null);
+    } catch {
+      break; // EAGAIN: nothing more now; EIO: the program and everything it started are gone
+    }
+    if (n <= 0) break;
+    r.parts.push(Buffer.from(buf.subarray(0, n)));
+    r.waiting += n;
+  }
+  flush(id, r);
+  readers.delete(id);
+  r.stream.removeAllListeners('data');
+  r.stream.on('error', () => undefined);
+  r.stream.destroy(); // closes our descriptor only
+  send({ op: 'end', id });
+}
+
+function attach(id: number, fd: number): void {
+  let stream: tty.ReadStream;
+  try {
+    stream = new tty.ReadStream(fd);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {
+      // not ours any more
+    }
+    send({ op: 'end', id, error: (err as Error).message });
+    return;
+  }
+  const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false };
+  readers.set(id, r);
+  stream.on('data', (b: Buffer) => {
+    r.parts.push(b);
+    r.waiting += b.length;
+    if (!r.inFlight) flush(id, r);
+    else if (r.waiting >= HOLD) stream.pause();
+  });
+  // EIO once the program and everything holding the pty have gone: the end of its output.
+  stream.on('error', () => finish(id, r));
+  stream.on('end', () => finish(id, r));
+}
+
+port.on('message', (m: ToReader) => {
+  if (m.op === 'attach') return attach(m.id, m.fd);
+  const r = readers.get(m.id);
+  if (!r) return;
+  if (m.op === 'ack') {
+    r.inFlight = false;
+    flush(m.id, r);
+    if (r.stream.isPaused()) r.stream.resume();
+  } else if (m.op === 'detach') finish(m.id, r);
+});

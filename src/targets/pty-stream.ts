@@ -1,0 +1,198 @@
+import { closeSync, constants, openSync } from 'node:fs';
+import { spawn as spawnPty, type IPty } from 'node-pty';
+import { inputHidden, pendingBytes } from './termios.js';
+import { onPtyExit, preparePtyExit } from './pty-exit.js';
+import { ptyReader, type PtyRead } from './pty-reader.js';
+import { hangUpGroup, signalGroup, signalName } from './process-group.js';
+import { Emitter } from './emitter.js';
+import type { ExitInfo, TargetStream } from './target.js';
+
+/** The longest a finished program's output is drained before the pty is let go. */
+const DRAIN_LIMIT_MS = 1000;
+
+/** What of node-pty's UnixTerminal this class reaches into (stable across node-pty 1.x). */
+interface PtyInternals {
+  _pty?: string;
+  _fd?: number;
+  _socket?: { _handle?: { readStart(): number; readStop(): number; reading?: boolean } | null; _read(n: number): void; destroy(): void };
+}
+
+/**
+ * A program in a pty (node-pty). Its output is read by the pty reader thread (pty-reader.ts) and
+ * arrives here in batches, one at a time: the next comes when this one has been passed on and
+ * the sink is not paused. Without the reader thread (it could not take the pty, or it failed),
+ * node-pty reads it here.
+ */
+export class PtyStream implements TargetStream {
+  private readonly data = new Emitter<Buffer>();
+  private readonly stderr = new Emitter<Buffer>();
+  private readonly exit = new Emitter<ExitInfo>();
+  private readonly proc: IPty;
+  private readonly internals: PtyInternals;
+  /** Our own handle on the pty's slave side, held until the output is drained (see pty-exit.ts). */
+  private slaveFd: number | undefined;
+  private reader: PtyRead | undefined;
+  private readerEnded = false;
+  private paused = false;
+  private ackOwed = false;
+  /** After the program's exit: every batch is taken at once, slow client or not (see drainThenRelease). */
+  private draining = false;
+  private exitInfo: ExitInfo | undefined;
+  private exited = false;
+
+  constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
+    const hooked = preparePtyExit();
+    this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
+    this.internals = this.proc as unknown as PtyInternals;
+    const { _pty: ptyPath, _fd: masterFd } = this.internals;
+    if (hooked && ptyPath && onPtyExit(this.proc.pid, () => this.drainThenRelease(masterFd))) {
+      try {
+        this.slaveFd = openSync(ptyPath, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+      } catch {
+        // the program has already gone; nothing to hold
+      }
+    }
+    this.reader = this.readOnThread();
+    if (!this.reader) this.readHere();
+    this.proc.onExit(({ exitCode, signal }) => {
+      this.releaseSlave();
+      const name = signal ? signalName(signal) : undefined;
+      this.exitInfo = name ? { code: null, signal: name } : { code: exitCode };
+      // The exit is reported after the last output: the reader's end says it has all been delivered.
+      if (this.reader && !this.readerEnded) this.reader.detach();
+      else this.reportExit();
+    });
+  }
+
+  /** Hands the pty's output to the reader thread, and stops node-pty's own reading for good. */
+  private readOnThread(): PtyRead | undefined {
+    const fd = this.internals._fd;
+    const socket = this.internals._socket;
+    if (fd === undefined || !socket?._handle) return undefined;
+    const read = ptyReader.attach(fd, { data: (b) => this.batch(b), end: (error) => this.readEnd(error) });
+    if (!read) return undefined;
+    // node-pty started reading in its constructor, but the event loop has not run since: not a byte taken.
+    socket._read = () => undefined;
+    socket._handle.readStop();
+    socket._handle.reading = false;
+    return read;
+  }
+
+  /** node-pty reads the output itself (no reader thread, or it failed: the session goes on). */
+  private readHere(): void {
+    const socket = this.internals._socket;
+    if (socket && Object.prototype.hasOwnProperty.call(socket, '_read')) {
+      // Undo readOnThread: the stream's own _read again, and the handle reading (as net's tryReadStart does).
+      delete (socket as { _read?: unknown })._read;
+      if (socket._handle && !socket._handle.reading) {
+        socket._handle.reading = true;
+        socket._handle.readStart();
+      }
+    }
+    this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
+    if (this.paused) this.proc.pause();
+  }
+
+  private batch(b: Buffer): void {
+    this.data.emit(b);
+    if (this.paused && !this.draining) this.ackOwed = true;
+    else this.reader?.ack();
+  }
+
+  private readEnd(error: string | undefined): void {
+    this.readerEnded = true;
+    this.reader = undefined;
+    if (error && this.exitInfo === undefined) {
+      // What the thread had read but not handed over is gone: say so where the user and the recording see it.
+      this.data.emit(Buffer.from(`\r\n[bastion: some output may be missing here (${error}); the session goes on]\r\n`));
+      return this.readHere();
+    }
+    if (this.exitInfo) return this.reportExit();
+    // The output ended before node-pty heard of the exit: let it see the end too, so it reports
+    // the exit now rather than after its own timeout.
+    try {
+      this.internals._socket?.destroy();
+    } catch {
+      // already gone
+    }
+  }
+
+  private reportExit(): void {
+    if (this.exited || !this.exitInfo) return;
+    this.exited = true;
+    this.exit.emit(this.exitInfo);
+  }
+
+  onData = (l: (b: Buffer) => void) => this.data.on(l);
+  onStderr = (l: (b: Buffer) => void) => this.stderr.on(l);
+  onExit = (l: (e: ExitInfo) => void) => this.exit.on(l);
+  write(chunk: Buffer): void {
+    this.proc.write(chunk as unknown as string);
+  }
+  endInput(): void {
+    // A pty has no half-close; the shell sees the hang-up when the channel closes.
+  }
+  resize(cols: number, rows: number): void {
+    try {
+      this.proc.resize(Math.max(1, cols), Math.max(1, rows));
+    } catch {
+      // the process may have exited between the request and now
+    }
+  }
+  pause(): void {
+    this.paused = true;
+    if (!this.reader) this.proc.pause();
+  }
+  resume(): void {
+    this.paused = false;
+    if (!this.reader) return this.proc.resume();
+    if (this.ackOwed) {
+      this.ackOwed = false;
+      this.reader.ack();
+    }
+  }
+  inputHidden(): boolean | undefined {
+    const fd = this.internals._fd;
+    return typeof fd === 'number' ? inputHidden(fd) : undefined;
+  }
+  signal(name: string): void {
+    signalGroup(this.proc.pid, `SIG${name}` as NodeJS.Signals);
+  }
+  close(): void {
+    // The shell leads its own session and process group in the pty.
+    hangUpGroup(this.proc.pid, () => this.exited);
+  }
+
+  /**
+   * The program has exited: read everything it wrote (resuming even if the client is slow; what
+   * is left is at most the kernel's pty buffer), then let go of the slave so the read side ends.
+   */
+  private drainThenRelease(masterFd: number | undefined): void {
+    this.draining = true;
+    if (this.reader) {
+      if (this.ackOwed) {
+        this.ackOwed = false;
+        this.reader.ack();
+      }
+    } else this.proc.resume();
+    const started = Date.now();
+    let quiet = 0;
+    const check = () => {
+      const pending = masterFd === undefined ? undefined : pendingBytes(masterFd);
+      quiet = pending === 0 ? quiet + 1 : 0;
+      if (pending === undefined || quiet >= 2 || Date.now() - started > DRAIN_LIMIT_MS) this.releaseSlave();
+      else setTimeout(check, 2);
+    };
+    setTimeout(check, 2);
+  }
+
+  private releaseSlave(): void {
+    if (this.slaveFd === undefined) return;
+    try {
+      closeSync(this.slaveFd);
+    } catch {
+      // already closed
+    }
+    this.slaveFd = undefined;
+  }
+}

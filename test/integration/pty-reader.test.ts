@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { LocalTargetConnector } from '../../src/targets/local.js';
+import { ptyReader } from '../../src/targets/pty-reader.js';
+import type { ResolvedLocalTarget } from '../../src/config/targets.js';
+import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
+
+// Local pty output is read by the pty reader thread and handed to the session in batches
+// (src/targets/pty-reader.ts). These check what a session relies on: every byte, in order, the
+// program held back while the session is paused, the exit reported promptly and after the last
+// byte, and reading going on in-process if the thread goes away.
+const connector = new LocalTargetConnector({ name: 't', type: 'local', shell: '/bin/bash', env: {} } as unknown as ResolvedLocalTarget);
+const pty = { term: 'xterm', cols: 80, rows: 24 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function collect(s: TargetStream) {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  s.onData((d) => {
+    parts.push(d);
+    bytes += d.length;
+  });
+  const exit = new Promise<ExitInfo>((resolve) => s.onExit(resolve));
+  return { text: () => Buffer.concat(parts).toString(), bytes: () => bytes, exit };
+}
+
+const expected = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\r\n`).join('');
+
+describe('the pty reader thread', () => {
+  it('delivers a flood complete and in order, then the exit', async () => {
+    const s = await connector.open({ kind: 'exec', command: 'seq 1 300000', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(out.text()).toBe(expected(300000));
+  });
+
+  it('holds the program back while the session is paused, and loses nothing when it resumes', async () => {
+    const s = await connector.open({ kind: 'exec', command: 'seq 1 1000000', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    while (out.bytes() === 0) await sleep(5);
+    s.pause();
+    await sleep(300);
+    const held = out.bytes();
+    await sleep(300);
+    expect(out.bytes()).toBe(held); // nothing more arrives while paused
+    expect(held).toBeLessThan(2 * 1024 * 1024); // and little was read ahead (the program was blocked)
+    s.resume();
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(out.text()).toBe(expected(1000000));
+  });
+
+  it('reports the exit promptly when a background process still holds the pty', async () => {
+    const started = Date.now();
+    const s = await connector.open({ kind: 'exec', command: 'sleep 30 & echo started', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(out.text()).toContain('started');
+    s.close(); // hangs up the group: the sleep goes too
+  });
+
+  it('goes on reading in the session thread when the reader thread stops', async () => {
+    const s = await connector.open({ kind: 'exec', command: 'read a; echo got:$a; read b; echo got:$b; seq 1 50000', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    s.write(Buffer.from('one\n'));
+    while (!out.text().includes('got:one')) await sleep(5);
+    await ptyReader.stop();
+    s.write(Buffer.from('two\n'));
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(out.text()).toContain('got:two');
+    expect(out.text()).toContain('[bastion: some output may be missing here (the pty reader thread stopped');
+    expect(out.text().endsWith(expected(50000).slice(-200))).toBe(true);
+    // and the next session gets a new reader thread
+    const next = await connector.open({ kind: 'exec', command: 'seq 1 100000', pty, env: {}, user: 'x' });
+    const nextOut = collect(next);
+    expect(await nextOut.exit).toEqual({ code: 0 });
+    expect(nextOut.text()).toBe(expected(100000));
+  });
+});
