@@ -30,15 +30,16 @@ try {
   for (const kind of kinds.length ? kinds : ['pty']) {
     if (kind === 'keys') { await keystrokes(peers, { samples: Number(opt('--samples', 1000)), slices: 5, settle: async (p) => p.kind === 'bastion' && quiet(p.pid), log: console.log }); continue; }
     const got = new Map(peers.map((p) => [p.name, []]));
+    const cpu = new Map(peers.map((p) => [p.name, []]));
     for (let k = 0; k < runs; k++) {
       for (let i = 0; i < peers.length; i++) {
         const p = peers[(i + k) % peers.length];
-        try { const th0 = argv.includes('--threads') ? threads() : null; const seen = new Map(); const tick = th0 && setInterval(() => { for (const [k, v] of threads()) seen.set(k, v); }, 50); const b0 = sysBusy(), p0 = p.pid ? procTicks(p.pid) : 0, t0 = Date.now(); const r = await fns[kind](p); const wall = (Date.now() - t0) / 1000; got.get(p.name).push(r.mbs); if (argv.includes('--cpu')) console.log(`  ${p.name}: ${r.mbs.toFixed(1)} MB/s, system ${((sysBusy() - b0) / 100 / wall * 100).toFixed(0)}% of 1 core over ${wall.toFixed(2)} s (incl. login), bastion ${p.pid ? ((procTicks(p.pid) - p0) / 100 / wall * 100).toFixed(0) + '%' : '-'}`); if (th0) { clearInterval(tick); for (const [k, v] of threads()) seen.set(k, v); console.log('    ' + diff(th0, seen, wall)); } } catch (e) { console.log(p.name, 'failed', e.message.split('\n')[0]); }
+        try { const th0 = argv.includes('--threads') ? threads() : null; const seen = new Map(); const tick = th0 && setInterval(() => { for (const [k, v] of threads()) seen.set(k, v); }, 50); const b0 = sysBusy(), p0 = p.pid ? procTicks(p.pid) : 0, t0 = Date.now(); const r = await fns[kind](p); const wall = (Date.now() - t0) / 1000; got.get(p.name).push(r.mbs); if (p.pid) cpu.get(p.name).push(((procTicks(p.pid) - p0) * 10) / (r.bytes / 1e6)); if (argv.includes('--cpu')) console.log(`  ${p.name}: ${r.mbs.toFixed(1)} MB/s, system ${((sysBusy() - b0) / 100 / wall * 100).toFixed(0)}% of 1 core over ${wall.toFixed(2)} s (incl. login), bastion ${p.pid ? ((procTicks(p.pid) - p0) / 100 / wall * 100).toFixed(0) + '%' : '-'}`); if (th0) { clearInterval(tick); for (const [k, v] of threads()) seen.set(k, v); console.log('    ' + diff(th0, seen, wall)); } } catch (e) { console.log(p.name, 'failed', e.message.split('\n')[0]); }
         if (p.kind === 'bastion') await quiet(p.pid);
       }
     }
     const base = median(got.get('sshd') ?? [NaN]);
-    for (const [name, xs] of got) console.log(`${kind} ${name.padEnd(14)} ${median(xs).toFixed(1).padStart(7)} MB/s  ${(median(xs) / base).toFixed(2)}x  [${xs.map((x) => x.toFixed(0)).join(' ')}]`);
+    for (const [name, xs] of got) console.log(`${kind} ${name.padEnd(14)} ${median(xs).toFixed(1).padStart(7)} MB/s  ${(median(xs) / base).toFixed(2)}x  [${xs.map((x) => x.toFixed(0)).join(' ')}]${cpu.get(name).length ? `  bastion CPU ${median(cpu.get(name)).toFixed(1)} ms/MB [${cpu.get(name).map((x) => x.toFixed(0)).join(' ')}]` : ''}`);
   }
 } finally {
   await env.stop().catch(() => undefined);

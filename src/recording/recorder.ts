@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Clock } from '../clock.js';
 import { encodeEvent, encodeHeader, type Header } from './asciicast.js';
 import { chainNext, chainStart, type ChunkRecord } from './chain.js';
+import { allAscii, EventBytes } from './event-bytes.js';
 
 export interface RecorderOptions {
   /** The spool file this recording is written to (created; must not exist). */
@@ -35,8 +36,8 @@ const WRITE_BYTES = 256 * 1024;
 export class Recorder {
   private readonly out = new StringDecoder('utf8');
   private readonly inp = new StringDecoder('utf8');
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** Encoded, not written yet. */
+  private readonly pending = new EventBytes();
   private writing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private failed?: unknown;
@@ -69,7 +70,7 @@ export class Recorder {
     try {
       chunksFh = await open(o.chunksPath, 'wx', 0o600);
       const r = new Recorder(fh, chunksFh, o);
-      r.pending.push(encodeHeader(o.header) + '\n');
+      r.pending.text(encodeHeader(o.header) + '\n');
       await r.flush();
       if (r.failed) throw r.failed;
       r.timer = setInterval(() => void r.flush(), o.flushMs);
@@ -89,15 +90,24 @@ export class Recorder {
 
   private push(line: string): void {
     if (this.closed || this.failed) return;
-    this.pending.push(line + '\n');
-    this.pendingBytes += line.length + 1;
-    if (this.pendingBytes > MAX_PENDING) this.fail(new Error('the recording falls behind the session (spool too slow)'));
+    this.pending.text(line + '\n');
+    this.pushed();
+  }
+
+  private pushed(): void {
+    if (this.pending.length > MAX_PENDING) this.fail(new Error('the recording falls behind the session (spool too slow)'));
     // Bulk output is written in modest pieces as it comes (no giant strings to build and page in);
     // the fsync stays on the timer.
-    if (this.pendingBytes >= WRITE_BYTES) void this.settled();
+    if (this.pending.length >= WRITE_BYTES) void this.settled();
   }
 
   output(chunk: Buffer, atMs?: number): void {
+    // Plain ASCII with no character left half-decoded: escaped straight from the bytes.
+    if ((this.out as unknown as { lastNeed?: number }).lastNeed === 0 && allAscii(chunk)) {
+      if (this.closed || this.failed || chunk.length === 0) return;
+      this.pending.asciiEvent(this.t(atMs), 'o', chunk);
+      return this.pushed();
+    }
     const text = this.out.write(chunk);
     if (text) this.push(encodeEvent(this.t(atMs), 'o', text));
   }
@@ -123,12 +133,12 @@ export class Recorder {
 
   /** Encoded bytes waiting to be written. */
   backlogBytes(): number {
-    return this.pendingBytes;
+    return this.pending.length;
   }
 
   /** Resolves once everything pushed so far has been written (not necessarily fsynced). */
   settled(): Promise<void> {
-    if (this.pendingBytes > 0 && !this.writeQueued) {
+    if (this.pending.length > 0 && !this.writeQueued) {
       this.writeQueued = true;
       this.writing = this.writing.then(() => {
         this.writeQueued = false;
@@ -153,10 +163,7 @@ export class Recorder {
       if (!this.unsynced && this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) await this.closeChunk();
       return;
     }
-    const text = this.pending.join('');
-    this.pending = [];
-    this.pendingBytes = 0;
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = this.pending.take();
     try {
       await this.fh.write(bytes);
       if (sync) await this.fh.datasync();
@@ -211,7 +218,7 @@ export class Recorder {
   private fail(err: unknown): void {
     if (this.failed) return;
     this.failed = err;
-    this.pending = [];
+    this.pending.clear();
     clearInterval(this.timer);
     this.o.onFailure?.(err);
   }

@@ -60,7 +60,17 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer, opts: PutOptions): Promise<void> {
-    await this.client.send(new PutObjectCommand(this.putParams(key, body, opts)));
+    const command = new PutObjectCommand(this.putParams(key, body, opts));
+    // The body's SHA-256 is known: the signer takes it from this header instead of hashing the
+    // body again (a recording chunk is megabytes), and S3 checks the body against it.
+    command.middlewareStack.add(
+      (next) => (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = opts.sha256;
+        return next(args);
+      },
+      { step: 'build', name: 'knownPayloadSha256' },
+    );
+    await this.client.send(command);
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

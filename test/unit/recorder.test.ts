@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { Recorder } from '../../src/recording/recorder.js';
 import { ManualClock } from '../../src/clock.js';
-import { parseLine, type Header } from '../../src/recording/asciicast.js';
+import { encodeEvent, parseLine, type Header } from '../../src/recording/asciicast.js';
 import { signManifest, verifyRecording } from '../../src/recording/manifest.js';
 import { Spool } from '../../src/storage/spool.js';
 import { PromptSecretDetector } from '../../src/recording/secret-input.js';
@@ -32,6 +32,26 @@ async function record(fn: (r: Recorder, clock: ManualClock) => void | Promise<vo
 }
 
 describe('Recorder', () => {
+  it('writes plain ASCII output (its fast path) as the same bytes as the general encoder, control characters, quotes and half characters included', async () => {
+    const chunks = [
+      Buffer.from('plain text\r\n'),
+      Buffer.from('"quoted" \\ back\tslash \x1b[1mbold\x1b[0m \x00\x07\x7f\b\f'),
+      Buffer.from('caf\xc3', 'latin1'), // a character cut in half: the rest waits for its byte
+      Buffer.from('\xa9 then ascii', 'latin1'),
+      Buffer.from('ascii after it'),
+      Buffer.from([0xff, 0x41]), // invalid UTF-8: the decoder's replacement character
+      Buffer.from('x'.repeat(100_000)),
+    ];
+    const { text } = await record((r) => {
+      for (const c of chunks) r.output(c);
+    });
+    const events = text.trim().split('\n').slice(1, -1);
+    const { StringDecoder } = await import('node:string_decoder');
+    const d = new StringDecoder('utf8');
+    const expected = chunks.map((c) => d.write(c)).filter((t) => t !== '').map((t) => encodeEvent(0, 'o', t));
+    expect(events).toEqual(expected);
+  });
+
   it('writes asciicast v2 with times, keeps characters split across reads whole, redacts hidden input', async () => {
     const euro = Buffer.from('price: 5€\r\n');
     const { text } = await record((r, clock) => {

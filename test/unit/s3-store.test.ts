@@ -56,6 +56,25 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
     locked.destroy();
   });
 
+  it('signs the body with the SHA-256 it was given (no second hash of a large chunk) and S3 gets it to check', async () => {
+    const { createServer } = await import('node:http');
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume().on('end', () => res.writeHead(200, { etag: '"x"' }).end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const spy = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    // A value that is not the body's hash shows the signer took it rather than hashing the body.
+    const sha256 = 'ab'.repeat(32);
+    await spy.put('k', randomBytes(64 * 1024), { contentType: 'application/octet-stream', sha256 });
+    spy.destroy();
+    server.close();
+    expect(seen[0]!['x-amz-content-sha256']).toBe(sha256);
+    expect(String(seen[0]!.authorization)).toMatch(/SignedHeaders=[^,]*x-amz-content-sha256/);
+  });
+
   it('names objects PREFIX/YYYY/MM/DD/SESSION', () => {
     expect(objectBase('recordings', 's-20261123T095100Z-3f9a2c1b')).toBe('recordings/2026/11/23/s-20261123T095100Z-3f9a2c1b');
     expect(objectBase('', 's-20261123T095100Z-3f9a2c1b')).toBe('2026/11/23/s-20261123T095100Z-3f9a2c1b');
