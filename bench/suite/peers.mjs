@@ -139,7 +139,7 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
 /** The built bastion in its own process (bench/serve.mjs), as in production. */
 async function startBastion(cfg, prof, flags = [], serve = SERVE) {
   cfg.knownHosts = join(cfg.dir, 'known_hosts');
-  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), serve, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), serve, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
   const { port, http } = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {

@@ -18,7 +18,7 @@ type Closed = { chunks: ChunkRecord[]; bytes: number; failed?: unknown };
 
 interface Handlers {
   created(err?: string): void;
-  chunk(c: ChunkRecord): void;
+  chunk(c: ChunkRecord, dueAt: number): void;
   ack(bytes: number): void;
   failed(err: string): void;
   closed(r: Closed): void;
@@ -50,7 +50,7 @@ export class RecorderThread {
           this.handlers.delete(m.id);
           return h.created(m.error);
         case 'chunk':
-          return h.chunk(m.chunk);
+          return h.chunk(m.chunk, m.dueAt);
         case 'ack':
           return h.ack(m.bytes);
         case 'failed':
@@ -130,7 +130,7 @@ export class RemoteRecorder {
   static create(
     thread: RecorderThread,
     clock: Clock,
-    o: { castPath: string; chunksPath: string; header: Header; flushMs: number; chunkMs: number; chunkBytes: number; onChunk?: (c: ChunkRecord) => void; onFailure?: (err: unknown) => void; stallMs?: number },
+    o: { castPath: string; chunksPath: string; header: Header; flushMs: number; chunkMs: number; chunkBytes: number; onChunk?: (c: ChunkRecord, dueAt: number) => void; onFailure?: (err: unknown) => void; stallMs?: number },
   ): Promise<RemoteRecorder> {
     const id = o.header.bastion.session_id;
     const r = new RemoteRecorder(thread, id, clock);
@@ -139,7 +139,7 @@ export class RemoteRecorder {
     return new Promise((resolve, reject) => {
       thread.register(id, {
         created: (err) => (err ? reject(new Error(err)) : resolve(r)),
-        chunk: (c) => o.onChunk?.(c),
+        chunk: (c, dueAt) => o.onChunk?.(c, dueAt),
         ack: (bytes) => r.acknowledged(bytes),
         failed: (err) => r.failed(new Error(err)),
         closed: (c) => {

@@ -25,7 +25,7 @@ port.on('message', (m: ToWorker) => {
         flushMs: m.flushMs,
         chunkMs: m.chunkMs,
         chunkBytes: m.chunkBytes,
-        onChunk: (chunk) => send({ op: 'chunk', id: m.id, chunk }),
+        onChunk: (chunk, dueAt) => send({ op: 'chunk', id: m.id, chunk, dueAt }),
         onFailure: (err) => send({ op: 'failed', id: m.id, error: describeError(err) }),
       }).then(
         (r) => {

@@ -18,8 +18,12 @@ export interface RecorderOptions {
   /** A chunk is closed (and can be uploaded) after this much time with data, or this many bytes. */
   readonly chunkMs: number;
   readonly chunkBytes: number;
-  /** A closed chunk is ready for upload. */
-  readonly onChunk?: (c: ChunkRecord) => void;
+  /**
+   * A closed chunk is ready for upload, due at `dueAt` (ms): at once for a chunk closed by age;
+   * for one closed early (by size, or as the recording ends), chunkMs after its first byte, the
+   * promise chunk_interval makes (a burst that ends sooner is uploaded once, in the final object).
+   */
+  readonly onChunk?: (c: ChunkRecord, dueAt: number) => void;
   /** The recording can no longer be written (disk full, spool gone): the session must decide. */
   readonly onFailure?: (err: unknown) => void;
 }
@@ -182,7 +186,7 @@ export class Recorder {
     // holds more than one chunk's bytes.
     const full = this.offset - this.chunkStart >= this.o.chunkBytes;
     if (full && !sync && !(await this.datasync())) return;
-    if (full || (sync && age >= this.o.chunkMs - this.o.flushMs)) await this.closeChunk();
+    if (full || (sync && age >= this.o.chunkMs - this.o.flushMs)) await this.closeChunk(full);
   }
 
   /** fsyncs what was written; false (and the recording failed) when the disk refuses. */
@@ -197,8 +201,10 @@ export class Recorder {
     }
   }
 
-  private async closeChunk(): Promise<void> {
+  /** `early`: closed before its time (by size, or the recording ends and its final upload follows): due chunkMs after its first byte. */
+  private async closeChunk(early = false): Promise<void> {
     if (this.offset === this.chunkStart) return;
+    const dueAt = early ? this.chunkStartedAt + this.o.chunkMs : this.o.clock.now();
     const sha256 = this.chunkHash.digest('hex');
     this.chain = chainNext(this.chain, sha256);
     const c: ChunkRecord = { index: this.chunks.length, offset: this.chunkStart, length: this.offset - this.chunkStart, sha256, chain: this.chain };
@@ -212,7 +218,7 @@ export class Recorder {
     this.chunks.push(c);
     this.chunkStart = this.offset;
     this.chunkHash = createHash('sha256');
-    this.o.onChunk?.(c);
+    this.o.onChunk?.(c, dueAt);
   }
 
   private fail(err: unknown): void {
@@ -232,7 +238,7 @@ export class Recorder {
       this.closed = true;
       clearInterval(this.timer);
       await this.flush();
-      await (this.writing = this.writing.then(() => (this.failed ? undefined : this.closeChunk())));
+      await (this.writing = this.writing.then(() => (this.failed ? undefined : this.closeChunk(true))));
       await this.fh.close().catch(() => undefined);
       await this.chunksFh.close().catch(() => undefined);
     }

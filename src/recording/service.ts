@@ -50,7 +50,7 @@ export class RecordingService {
   }
 
   constructor(
-    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; /** Something to upload: a closed chunk of this session's recording, or (no id) a sealed recording. */ onWork: (sessionId?: string) => void },
+    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; /** Something to upload: a closed chunk of this session's recording (due at dueAt), or (no id) a sealed recording. */ onWork: (sessionId?: string, dueAt?: number) => void },
   ) {}
 
   async start(s: StartRecording): Promise<ActiveRecording> {
@@ -74,7 +74,7 @@ export class RecordingService {
       flushMs: settings.flushMs,
       chunkMs: settings.chunkMs,
       chunkBytes: settings.chunkBytes,
-      onChunk: () => this.deps.onWork(id),
+      onChunk: (_c, dueAt) => this.deps.onWork(id, dueAt),
       onFailure: s.onFailure,
     });
     return {

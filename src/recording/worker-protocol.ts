@@ -23,7 +23,7 @@ export type ToWorker =
 export type FromWorker =
   | { op: 'created'; id: string }
   | { op: 'createFailed'; id: string; error: string }
-  | { op: 'chunk'; id: string; chunk: ChunkRecord }
+  | { op: 'chunk'; id: string; chunk: ChunkRecord; dueAt: number }
   /** A batch's bytes are taken care of (at once, or once written when the recorder is behind). */
   | { op: 'ack'; id: string; bytes: number }
   | { op: 'failed'; id: string; error: string }

@@ -57,15 +57,17 @@ export class Uploader {
   private readonly progress = new Map<string, { total: number; uploaded: number }>();
   /** Active recordings that closed a chunk since their progress was read (told by the recorder). */
   private readonly grown = new Set<string>();
+  /** Active recordings whose newest chunks are not due yet (closed by size in a burst): when they are. */
+  private readonly due = new Map<string, number>();
 
   constructor(
     private readonly deps: { spool: Spool; store: ObjectStore; prefix: string; clock: Clock; log: Logger; audit: AuditSink; intervalMs: number; maxBackoffMs?: number },
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.kick(), this.deps.intervalMs);
+    this.timer = setInterval(() => void this.kick(), this.deps.intervalMs);
     this.timer.unref();
-    this.kick();
+    void this.kick();
   }
 
   stop(): void {
@@ -76,30 +78,44 @@ export class Uploader {
     return { ...this.health };
   }
 
-  /** Runs a pass now (or right after the one in progress); `chunkOf`: that recording has a new chunk. */
-  kick(chunkOf?: string): void {
+  /**
+   * Runs a pass now (or right after the one in progress). `chunkOf`: that recording has a new
+   * chunk, to be uploaded by `dueAt` (default: now). A chunk not due yet waits for the pass that
+   * finds it due, or for its recording's final upload, whichever comes first: a burst of output
+   * that ends sooner is uploaded once, not twice, and does not compete with the session for CPU.
+   */
+  kick(chunkOf?: string, dueAt?: number): Promise<void> {
+    if (chunkOf !== undefined && dueAt !== undefined && dueAt > this.deps.clock.now()) {
+      if (!this.grown.has(chunkOf) && !this.due.has(chunkOf)) this.due.set(chunkOf, dueAt);
+      return Promise.resolve();
+    }
     if (chunkOf !== undefined) this.grown.add(chunkOf);
     if (this.running) {
       this.again = true;
-      return;
+      return this.running.then(() => this.running); // the pass that follows it
     }
-    this.running = this.pass()
+    const running = this.pass()
       .catch((err: unknown) => this.deps.log.error({ err: describeError(err) }, 'upload pass failed'))
       .finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.kick();
+        }
+      });
+    this.running = running;
+    return running;
   }
 
   /** Resolves once everything in the spool has been uploaded, or after `ms` (false). */
   async drain(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
+    // Everything now, due or not.
+    for (const id of this.due.keys()) this.grown.add(id);
+    this.due.clear();
     for (;;) {
       this.nextTryAt = 0;
-      this.kick(); // one pass at a time, always: a second one would upload the same objects again
+      void this.kick(); // one pass at a time, always: a second one would upload the same objects again
       while (this.running) await this.running;
       if (this.health.pending === 0) return true;
       if (Date.now() > deadline) return false;
@@ -113,6 +129,13 @@ export class Uploader {
     const running = new Set(active);
     for (const id of this.progress.keys()) if (!running.has(id)) this.progress.delete(id);
     for (const id of this.grown) if (!running.has(id)) this.grown.delete(id);
+    for (const [id, at] of this.due) {
+      if (!running.has(id)) this.due.delete(id);
+      else if (at <= clock.now()) {
+        this.due.delete(id);
+        this.grown.add(id);
+      }
+    }
     if (clock.now() < this.nextTryAt) {
       // Still backing off, but the lag keeps growing: count it.
       for (const id of active) await this.refresh(id).catch(() => undefined);
@@ -128,11 +151,12 @@ export class Uploader {
     this.health.pending = await this.countPending();
   }
 
-  /** Chunks waiting: every sealed recording, and active recordings' chunks not uploaded yet (as last read). */
+  /** Chunks waiting: every sealed recording, and active recordings' chunks not uploaded yet (as last read, or told). */
   private async countPending(): Promise<number> {
     try {
       let n = (await this.deps.spool.sealedIds()).length;
       for (const p of this.progress.values()) n += p.total - p.uploaded;
+      n += this.due.size; // at least one chunk each, closed but not due yet
       return n;
     } catch {
       return this.health.pending; // a file moved under us (a seal in progress): count again next pass
@@ -145,7 +169,10 @@ export class Uploader {
    */
   private async refresh(id: string): Promise<ChunkRecord[] | undefined> {
     const known = this.progress.get(id);
-    if (known && !this.grown.has(id) && known.uploaded >= known.total) return undefined;
+    const upToDate = known !== undefined && known.uploaded >= known.total;
+    if (upToDate && !this.grown.has(id)) return undefined;
+    // Its newest chunks are not due yet, and nothing older waits.
+    if (this.due.has(id) && (upToDate || !known)) return undefined;
     const { chunks, uploaded } = this.deps.spool.chunkState(id); // if this throws, the hint stays for the next pass
     this.grown.delete(id);
     this.progress.set(id, { total: chunks.length, uploaded });

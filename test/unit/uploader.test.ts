@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Recorder } from '../../src/recording/recorder.js';
+import { ManualClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { Spool } from '../../src/storage/spool.js';
+import { Uploader } from '../../src/storage/uploader.js';
+import type { ObjectStore } from '../../src/storage/object-store.js';
+import type { Header } from '../../src/recording/asciicast.js';
+import { signManifest } from '../../src/recording/manifest.js';
+import { generateKeyPairSync } from 'node:crypto';
+
+// A fake store and clock (time is what is tested here); the real S3 path is in the e2e tests.
+function memoryStore(): ObjectStore & { keys: string[] } {
+  const objects = new Map<string, { body: Buffer; sha256: string }>();
+  return {
+    location: 's3://mem',
+    keys: [],
+    async put(key, body, opts) {
+      objects.set(key, { body, sha256: opts.sha256 });
+      this.keys.push(key);
+    },
+    async head(key) {
+      const o = objects.get(key);
+      return o ? { size: o.body.length, sha256: o.sha256 } : undefined;
+    },
+    async get(key) {
+      return objects.get(key)!.body;
+    },
+    async *list() {},
+    async delete(key) {
+      objects.delete(key);
+    },
+  };
+}
+
+const header = (id: string): Header => ({
+  version: 2, width: 80, height: 24, timestamp: 1_795_000_000, title: 't', env: {},
+  bastion: { session_id: id, user: 'alice', target: 'shell', source_ip: '127.0.0.1', ticket: 'INC-1', reason: 'r', break_glass: false, via: 'standing', mfa: 'totp', kind: 'shell', bastion_host: 'h', bastion_version: '0' },
+});
+
+describe('Uploader: chunks of a live recording', () => {
+  it('uploads a chunk closed by age at once, and one closed by size in a burst only when chunk_interval old', async () => {
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'upl-')));
+    const clock = new ManualClock(1_795_000_000_000);
+    const store = memoryStore();
+    const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit: { record: async () => undefined }, intervalMs: 60_000 });
+    const id = 's-20261123T000000Z-0000000a';
+    const p = spool.activePaths(id);
+    const r = await Recorder.create({
+      castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 1000, chunkMs: 10_000, chunkBytes: 64 * 1024,
+      onChunk: (_c, dueAt) => void uploader.kick(id, dueAt),
+    });
+    const chunkPuts = () => store.keys.filter((k) => k.includes('/chunks/')).length;
+    const settle = async () => {
+      await r.settled();
+      await uploader.kick();
+    };
+
+    // A burst: 300 KB at once closes chunks by size; none is due yet.
+    for (let i = 0; i < 150; i++) {
+      r.output(Buffer.from(`${i} ${'y'.repeat(2000)}\r\n`));
+      if (i % 40 === 39) await r.settled(); // as the recording thread's acknowledgements pace it
+    }
+    await settle();
+    expect(chunkPuts()).toBe(0);
+    expect(uploader.getHealth().pending).toBeGreaterThan(0); // waiting is counted
+
+    // chunk_interval after the burst began, they are due: the next pass uploads them all.
+    clock.advance(10_000);
+    await settle();
+    expect(chunkPuts()).toBeGreaterThanOrEqual(3);
+
+    // Quiet output closes its chunk by age, due at once.
+    const before = chunkPuts();
+    r.output(Buffer.from('a prompt $ '));
+    await r.flush();
+    clock.advance(10_000);
+    await r.flush();
+    await uploader.kick();
+    expect(chunkPuts()).toBe(before + 1);
+    await r.close('session ended: test');
+  });
+
+  it('uploads a burst that ends before its chunks are due once, as the final object', async () => {
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'upl-')));
+    const clock = new ManualClock(1_795_000_000_000);
+    const store = memoryStore();
+    const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit: { record: async () => undefined }, intervalMs: 60_000 });
+    const id = 's-20261123T000000Z-0000000b';
+    const p = spool.activePaths(id);
+    const r = await Recorder.create({
+      castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 1000, chunkMs: 10_000, chunkBytes: 64 * 1024,
+      onChunk: (_c, dueAt) => void uploader.kick(id, dueAt),
+    });
+    for (let i = 0; i < 150; i++) {
+      r.output(Buffer.from(`${i} ${'z'.repeat(2000)}\r\n`));
+      if (i % 40 === 39) await r.settled();
+    }
+    clock.advance(2_000);
+    const done = await r.close('session ended: test');
+    await uploader.kick(); // the session has ended, its recording not sealed yet: its chunks still wait
+    expect(store.keys).toEqual([]);
+    expect(done.chunks.length).toBeGreaterThanOrEqual(3);
+    const { privateKey } = generateKeyPairSync('ed25519');
+    await spool.seal(id, signManifest({
+      version: 1, session_id: id, started_at: new Date(1_795_000_000_000).toISOString(), ended_at: new Date(clock.now()).toISOString(),
+      incomplete: false, end_reason: 'test', recording: { bytes: done.bytes, sha256: 'x' }, chunks: done.chunks, chain: done.chunks.at(-1)!.chain, metadata: header(id).bastion,
+    }, privateKey));
+    await uploader.kick();
+    expect(store.keys.filter((k) => k.includes('/chunks/'))).toEqual([]);
+    expect(store.keys.map((k) => k.split('/').pop())).toEqual([`${id}.cast.gz`, `${id}.manifest.json`]);
+    expect(uploader.getHealth()).toMatchObject({ pending: 0, uploaded: 1 });
+  });
+});
