@@ -8,14 +8,19 @@ import type { FromReader, ToReader } from './pty-reader-protocol.js';
  * that the thread running the SSH sessions does not. A pty hands its reader at most 4 KB per
  * read; here those reads are gathered, and the session thread gets one message per batch.
  *
- * One batch per session is in flight at a time: the first bytes after a quiet moment go at once
- * (a keystroke's echo is not delayed), and while the session thread is busy with a batch the next
- * one grows, so a flood arrives in batches as large as the session thread can keep up with. A
- * session that does not acknowledge (its client's window is full) stops being read once HOLD
- * bytes wait, and the program in the pty blocks, as it would on a slow terminal.
+ * The first bytes after a quiet moment go at once: a keystroke's echo is not delayed. Reads that
+ * follow each other closely (a flood of output: one every ~0.1 ms) are gathered for up to 1 ms or
+ * BATCH bytes, so the session thread gets a few large batches instead of thousands of small ones
+ * (and the client fewer, fuller SSH packets). One batch per session is in flight at a time; while
+ * the session thread is busy with it the next one grows. A session that does not acknowledge (its
+ * client's window is full) stops being read once HOLD bytes wait, and the program in the pty
+ * blocks, as it would on a slow terminal.
  */
 const port = parentPort!;
 const HOLD = 256 * 1024;
+const BATCH = 64 * 1024;
+/** Reads closer together than this are a flood. */
+const BURST_GAP_MS = 0.3;
 const READ_SIZE = 64 * 1024;
 
 interface Reader {
@@ -25,12 +30,16 @@ interface Reader {
   waiting: number;
   inFlight: boolean;
   done: boolean;
+  lastRead: number;
+  gather?: NodeJS.Timeout;
 }
 
 const readers = new Map<number, Reader>();
 const send = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
 function flush(id: number, r: Reader): void {
+  clearTimeout(r.gather);
+  r.gather = undefined;
   if (r.waiting === 0) return;
   // A fresh ArrayBuffer (never a pooled one): it is handed over, not copied.
   const data = new Uint8Array(r.waiting);
@@ -82,13 +91,18 @@ function attach(id: number, fd: number): void {
     send({ op: 'end', id, error: (err as Error).message });
     return;
   }
-  const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false };
+  const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false, lastRead: 0 };
   readers.set(id, r);
   stream.on('data', (b: Buffer) => {
     r.parts.push(b);
     r.waiting += b.length;
-    if (!r.inFlight) flush(id, r);
-    else if (r.waiting >= HOLD) stream.pause();
+    const now = performance.now();
+    const flood = now - r.lastRead < BURST_GAP_MS;
+    r.lastRead = now;
+    if (r.inFlight) {
+      if (r.waiting >= HOLD) stream.pause();
+    } else if (!flood || r.waiting >= BATCH) flush(id, r);
+    else r.gather ??= setTimeout(() => (r.inFlight ? undefined : flush(id, r)), 1);
   });
   // EIO once the program and everything holding the pty have gone: the end of its output.
   stream.on('error', () => finish(id, r));
