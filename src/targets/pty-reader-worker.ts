@@ -58,6 +58,11 @@ function flush(id: number, r: Reader): void {
 function finish(id: number, r: Reader): void {
   if (r.done) return;
   r.done = true;
+  // First what the stream itself holds (it reads ahead a little while paused), then the kernel's.
+  for (let held = r.stream.read() as Buffer | null; held !== null; held = r.stream.read() as Buffer | null) {
+    r.parts.push(held);
+    r.waiting += held.length;
+  }
   const buf = Buffer.allocUnsafe(READ_SIZE);
   for (;;) {
     let n = 0;

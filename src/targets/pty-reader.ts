@@ -1,3 +1,4 @@
+import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { dupFd } from './termios.js';
 import type { FromReader, ToReader } from './pty-reader-protocol.js';
@@ -29,7 +30,13 @@ class PtyReaderThread {
   attach(fd: number, h: PtyReadHandlers): PtyRead | undefined {
     const copy = dupFd(fd);
     if (copy === undefined) return undefined;
-    const worker = this.ensure();
+    let worker: Worker;
+    try {
+      worker = this.ensure();
+    } catch {
+      closeSync(copy);
+      return undefined; // no thread (its file missing?): the session reads the pty itself
+    }
     const id = this.next++;
     this.handlers.set(id, h);
     const send = (m: ToReader) => {

@@ -48,6 +48,19 @@ describe('the pty reader thread', () => {
     expect(out.text()).toBe(expected(1000000));
   });
 
+  it('delivers everything a program wrote while the session was paused, after it exits', async () => {
+    // More than the reader holds before it stops reading: some waits in its stream, some in the kernel.
+    const s = await connector.open({ kind: 'exec', command: 'seq 1 45000', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    let first = true;
+    s.onData(() => {
+      if (first) s.pause(); // the client's window is full from the first batch on
+      first = false;
+    });
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(out.text()).toBe(expected(45000));
+  });
+
   it('reports the exit promptly when a background process still holds the pty', async () => {
     const started = Date.now();
     const s = await connector.open({ kind: 'exec', command: 'sleep 30 & echo started', pty, env: {}, user: 'x' });
