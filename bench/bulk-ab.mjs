@@ -22,7 +22,7 @@ const MB = 1024 * 1024;
 const file = join(tmpdir(), 'bastion-bench-50mb.txt');
 await makeTextFile(file, 50 * MB);
 const dir = mkdtempSync(join(tmpdir(), 'bastion-ab-'));
-const only = (opt('--peers', 'bastion-local,bastion-other,bastion-unrec,bastion-ssh,sshd')).split(',');
+const only = (opt('--peers', 'bastion-local,bastion-other,bastion-unrec,ssh2-bare,bastion-ssh,sshd')).split(',');
 const env = await startPeers(dir, { users: 6 * runs * 3 + 10, tlog: false, prof: opt('--prof'), unrecorded: argv.includes('--diagnose') });
 const peers = env.peers.filter((p) => only.includes(p.name));
 const fns = { pty: (p) => ptyCat(p, file, 50 * MB), zero: (p) => execZero(p, Number(opt('--zero-mb', 500)) * MB), text: (p) => execCat(p, file, 50 * MB) };

@@ -5,6 +5,7 @@
 //   sshd-J         the same sshd reached through `ssh -J` via a second sshd (the jump host)
 //   sshd-tlog      a second sshd whose sessions run under tlog-rec-session (optional)
 //   bastion-unrec  with --diagnose: a second bastion without a recorder, local-shell target
+//   ssh2-bare      with --diagnose: bench/bare-relay.mjs, a bare ssh2 + node-pty relay (the floor)
 // Each peer has open(command, { tty }) -> { args, env } for the OpenSSH client: bastion peers use
 // a fresh bastion user per login (TOTP codes are single-use per user and 30 s step) and answer
 // the TOTP / ticket / reason prompts with an SSH_ASKPASS script.
@@ -114,6 +115,21 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
     const entry = { port: other.port, hostKeyLine: otherCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: otherCfg.knownHosts };
     peers.splice(1, 0, { name: 'bastion-other', kind: 'bastion', recorded: true, pid: other.pid, entry, open: viaBastion('shell', other, otherCfg) });
   }
+  // Diagnosis only: bench/bare-relay.mjs, a bare ssh2 + node-pty relay (the platform's floor).
+  let relay = null;
+  if (unrecorded) {
+    relay = await startRelay(join(cfg.dir, 'keys/host'));
+    const relayKnown = join(dir, 'known_hosts_relay');
+    writeFileSync(relayKnown, `[127.0.0.1]:${relay.port} ${cfg.hostPublic}\n`);
+    const entry = { port: relay.port, hostKeyLine: cfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: relayKnown };
+    peers.push({
+      name: 'ssh2-bare', kind: 'relay', recorded: false, pid: relay.pid, entry,
+      open: (command, { tty, port = relay.port }) => ({
+        args: ['-F', '/dev/null', ...(tty ? ['-tt'] : ['-T']), '-p', String(port), '-i', client.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${relayKnown}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR', `${me}@127.0.0.1`, ...(command ? [command] : [])],
+        env: {},
+      }),
+    });
+  }
   if (tlogSshd) peers.push({ name: 'sshd-tlog', kind: 'sshd', recorded: true, entry: entryOf(tlogSshd), open: direct((port = tlogSshd.port) => ['-p', String(port)]) });
 
   return {
@@ -128,12 +144,23 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
       if (bare) await bare.stop();
       if (bareCfg) rmSync(bareCfg.dir, { recursive: true, force: true });
       if (other) await other.stop();
+      relay?.stop();
       if (otherCfg) rmSync(otherCfg.dir, { recursive: true, force: true });
       await sshd.stop();
       await jump.stop();
       if (tlogSshd) await tlogSshd.stop();
     },
   };
+}
+
+/** bench/bare-relay.mjs in its own process. */
+async function startRelay(hostKeyFile) {
+  const proc = spawn(process.execPath, [new URL('../bare-relay.mjs', import.meta.url).pathname, hostKeyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { port } = await new Promise((resolve, reject) => {
+    proc.stdout.once('data', (d) => resolve(JSON.parse(String(d).split('\n')[0])));
+    proc.once('exit', (code) => reject(new Error(`bench/bare-relay.mjs exited (${code}) before it listened`)));
+  });
+  return { port, pid: proc.pid, stop: () => proc.kill('SIGTERM') };
 }
 
 /** The built bastion in its own process (bench/serve.mjs), as in production. */
