@@ -58,7 +58,8 @@ const cleanup = async () => {
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 const { peers } = env;
 const bastionPid = env.bastion.pid;
-// After a bastion session, let it seal and upload its recording before the next measurement.
+// After a bastion session, let it seal and upload its recording before the next measurement
+// (of any peer: a bastion still compressing a recording would take CPU from it).
 const settle = async (peer) => {
   if (peer.kind === 'bastion') await quiet(peer.pid);
 };

@@ -7,7 +7,10 @@ import { loginProbe } from './login.mjs';
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
-/** Waits until PID uses under 5% of a core over 200 ms (the bastion has sealed and uploaded), at most 15 s. */
+/**
+ * Waits until PID uses under 5% of a core over 200 ms (the bastion has sealed and uploaded), at
+ * most 120 s (a 500 MB exec of NULs is 3 GB of asciicast to compress and upload).
+ */
 export async function quiet(pid) {
   const { readFileSync } = await import('node:fs');
   const ticks = () => {
@@ -15,7 +18,7 @@ export async function quiet(pid) {
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return Number(f[11]) + Number(f[12]);
   };
-  for (let i = 0; i < 75; i++) {
+  for (let i = 0; i < 600; i++) {
     const a = ticks();
     await new Promise((r) => setTimeout(r, 200));
     if (ticks() - a <= 1) return;

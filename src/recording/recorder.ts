@@ -201,10 +201,14 @@ export class Recorder {
     }
   }
 
-  /** `early`: closed before its time (by size, or the recording ends and its final upload follows): due chunkMs after its first byte. */
+  /**
+   * `early`: closed before its time (by size, or the recording ends and its final upload follows):
+   * due when a chunk of that age would have closed by itself (chunkMs after its first write, less
+   * the flush that closes it).
+   */
   private async closeChunk(early = false): Promise<void> {
     if (this.offset === this.chunkStart) return;
-    const dueAt = early ? this.chunkStartedAt + this.o.chunkMs : this.o.clock.now();
+    const dueAt = early ? this.chunkStartedAt + this.o.chunkMs - this.o.flushMs : this.o.clock.now();
     const sha256 = this.chunkHash.digest('hex');
     this.chain = chainNext(this.chain, sha256);
     const c: ChunkRecord = { index: this.chunks.length, offset: this.chunkStart, length: this.offset - this.chunkStart, sha256, chain: this.chain };

@@ -89,7 +89,10 @@ export class Uploader {
       if (!this.grown.has(chunkOf) && !this.due.has(chunkOf)) this.due.set(chunkOf, dueAt);
       return Promise.resolve();
     }
-    if (chunkOf !== undefined) this.grown.add(chunkOf);
+    if (chunkOf !== undefined) {
+      this.due.delete(chunkOf); // a chunk due now: the recording's earlier ones go with it
+      this.grown.add(chunkOf);
+    }
     if (this.running) {
       this.again = true;
       return this.running.then(() => this.running); // the pass that follows it

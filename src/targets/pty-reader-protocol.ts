@@ -8,6 +8,8 @@ export type ToReader =
   | { op: 'detach'; id: number };
 
 export type FromReader =
+  /** The reader has the descriptor (and will close it). */
+  | { op: 'attached'; id: number }
   | { op: 'data'; id: number; data: Uint8Array }
   /** Nothing more will come for this id (the pty's read side ended, or it was detached). */
   | { op: 'end'; id: number; error?: string };

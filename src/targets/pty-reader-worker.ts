@@ -54,30 +54,40 @@ function flush(id: number, r: Reader): void {
   send({ op: 'data', id, data }, [data.buffer]);
 }
 
-/** Reads what the kernel still holds (the stream's own reads may be behind), sends it all, and lets go of the descriptor. */
+/**
+ * Ends a read: what the stream read ahead, then (when detached, the descriptor still open) what
+ * the kernel still holds, at most HOLD more (a background job writing on after the program
+ * exited must not keep this thread, which serves every session, busy for ever); sends it all and
+ * lets go of the descriptor.
+ */
 function finish(id: number, r: Reader): void {
   if (r.done) return;
   r.done = true;
-  // First what the stream itself holds (it reads ahead a little while paused), then the kernel's.
+  // From here on only this function collects: read() below would also emit 'data'.
+  r.stream.removeAllListeners('data');
   for (let held = r.stream.read() as Buffer | null; held !== null; held = r.stream.read() as Buffer | null) {
     r.parts.push(held);
     r.waiting += held.length;
   }
-  const buf = Buffer.allocUnsafe(READ_SIZE);
-  for (;;) {
-    let n = 0;
-    try {
-      n = readSync(r.fd, buf, 0, buf.length, null);
-    } catch {
-      break; // EAGAIN: nothing more now; EIO: the program and everything it started are gone
+  // After an error or the end the stream has closed the descriptor: its number may already be
+  // someone else's, so it is not read again.
+  if (!r.stream.destroyed) {
+    const buf = Buffer.allocUnsafe(READ_SIZE);
+    for (let taken = 0; taken < HOLD; ) {
+      let n = 0;
+      try {
+        n = readSync(r.fd, buf, 0, buf.length, null);
+      } catch {
+        break; // EAGAIN: nothing more now; EIO: the program and everything it started are gone
+      }
+      if (n <= 0) break;
+      r.parts.push(Buffer.from(buf.subarray(0, n)));
+      r.waiting += n;
+      taken += n;
     }
-    if (n <= 0) break;
-    r.parts.push(Buffer.from(buf.subarray(0, n)));
-    r.waiting += n;
   }
   flush(id, r);
   readers.delete(id);
-  r.stream.removeAllListeners('data');
   r.stream.on('error', () => undefined);
   r.stream.destroy(); // closes our descriptor only
   send({ op: 'end', id });
@@ -98,6 +108,7 @@ function attach(id: number, fd: number): void {
   }
   const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false, lastRead: 0 };
   readers.set(id, r);
+  send({ op: 'attached', id }); // the descriptor is this thread's to close now
   stream.on('data', (b: Buffer) => {
     r.parts.push(b);
     r.waiting += b.length;

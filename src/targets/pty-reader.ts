@@ -23,24 +23,22 @@ export interface PtyRead {
  */
 class PtyReaderThread {
   private worker?: Worker;
+  /** It failed before it ever ran (its file missing?): sessions read their ptys themselves. */
+  private broken = false;
   private next = 1;
-  private readonly handlers = new Map<number, PtyReadHandlers>();
+  /** Each read, with its descriptor until the thread has taken it (then the thread closes it). */
+  private readonly reads = new Map<number, { h: PtyReadHandlers; fd?: number }>();
 
   /** Reads the pty master `fd` on the reader thread; undefined when it cannot (the caller reads it itself). */
   attach(fd: number, h: PtyReadHandlers): PtyRead | undefined {
+    if (this.broken) return undefined;
     const copy = dupFd(fd);
     if (copy === undefined) return undefined;
-    let worker: Worker;
-    try {
-      worker = this.ensure();
-    } catch {
-      closeSync(copy);
-      return undefined; // no thread (its file missing?): the session reads the pty itself
-    }
+    const worker = this.ensure();
     const id = this.next++;
-    this.handlers.set(id, h);
+    this.reads.set(id, { h, fd: copy });
     const send = (m: ToReader) => {
-      if (this.worker === worker && this.handlers.has(id)) worker.postMessage(m);
+      if (this.worker === worker && this.reads.has(id)) worker.postMessage(m);
     };
     send({ op: 'attach', id, fd: copy });
     return { ack: () => send({ op: 'ack', id }), detach: () => send({ op: 'detach', id }) };
@@ -57,25 +55,41 @@ class PtyReaderThread {
     const worker = new Worker(url);
     worker.unref();
     this.worker = worker;
+    let ran = false;
+    let failure: unknown;
+    worker.once('online', () => (ran = true));
     worker.on('message', (m: FromReader) => {
-      const h = this.handlers.get(m.id);
-      if (!h) return;
-      if (m.op === 'data') h.data(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+      const read = this.reads.get(m.id);
+      if (!read) return;
+      if (m.op === 'attached') delete read.fd;
+      else if (m.op === 'data') read.h.data(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
       else {
-        this.handlers.delete(m.id);
-        h.end(m.error);
+        this.reads.delete(m.id);
+        read.h.end(m.error);
       }
     });
-    // A thread that dies ends every read it held, with the reason; the next session starts a new one.
-    const die = (err: unknown) => {
+    worker.on('error', (err) => (failure = err));
+    // 'exit' comes after every message the thread sent. Reads it held end with the reason (their
+    // descriptors closed with the thread); descriptors it never took are closed here. The next
+    // session starts a new thread, unless this one never ran.
+    worker.on('exit', (code) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      const gone = [...this.handlers.values()];
-      this.handlers.clear();
-      for (const h of gone) h.end(`the pty reader thread stopped: ${(err as Error)?.message ?? String(err)}`);
-    };
-    worker.on('error', die);
-    worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+      if (!ran) this.broken = true;
+      const gone = [...this.reads.values()];
+      this.reads.clear();
+      const reason = `the pty reader thread stopped: ${(failure as Error)?.message ?? `exit code ${code}`}`;
+      for (const read of gone) {
+        if (read.fd !== undefined) {
+          try {
+            closeSync(read.fd);
+          } catch {
+            // already closed
+          }
+        }
+        read.h.end(reason);
+      }
+    });
     return worker;
   }
 }
