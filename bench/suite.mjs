@@ -1,7 +1,7 @@
 // The benchmark suite of issue 8: the built bastion side by side with OpenSSH on loopback, in the
 // same run, as ratios. See docs/benchmarks.md.
 //
-//   npm run bench                 full suite (~10 min): prints a table, writes bench/results.json "compare"
+//   npm run bench                 full suite (~18 min): prints a table, writes bench/results.json "compare"
 //   npm run bench -- --quick      CI smoke variant (< 1 min): tiny sizes, no tlog, never fails on a figure;
 //                                 writes its JSON to $TMPDIR/bastion-bench-quick.json, not results.json
 // Options: --no-tlog (skip the sshd+tlog peer), --no-concurrency, --live (run bench/live.mjs
