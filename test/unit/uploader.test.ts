@@ -41,29 +41,39 @@ const header = (id: string): Header => ({
   bastion: { session_id: id, user: 'alice', target: 'shell', source_ip: '127.0.0.1', ticket: 'INC-1', reason: 'r', break_glass: false, via: 'standing', mfa: 'totp', kind: 'shell', bastion_host: 'h', bastion_version: '0' },
 });
 
+/** A recording in a fresh spool whose closed chunks are handed to an uploader, as main.ts wires them. */
+async function recording(id: string) {
+  const spool = new Spool(mkdtempSync(join(tmpdir(), 'upl-')));
+  const clock = new ManualClock(1_795_000_000_000);
+  const store = memoryStore();
+  const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit: { record: async () => undefined }, intervalMs: 60_000 });
+  const p = spool.activePaths(id);
+  const r = await Recorder.create({
+    castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 1000, chunkMs: 10_000, chunkBytes: 64 * 1024,
+    onChunk: (_c, dueAt) => void uploader.kick(id, dueAt),
+  });
+  return { spool, clock, store, uploader, r };
+}
+
+/** 300 KB at once, paced as the recording thread's acknowledgements pace it: several chunks closed by size. */
+async function burst(r: Recorder): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    r.output(Buffer.from(`${i} ${'y'.repeat(2000)}\r\n`));
+    if (i % 40 === 39) await r.settled();
+  }
+}
+
 describe('Uploader: chunks of a live recording', () => {
   it('uploads a chunk closed by age at once, and one closed by size in a burst only when chunk_interval old', async () => {
-    const spool = new Spool(mkdtempSync(join(tmpdir(), 'upl-')));
-    const clock = new ManualClock(1_795_000_000_000);
-    const store = memoryStore();
-    const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit: { record: async () => undefined }, intervalMs: 60_000 });
-    const id = 's-20261123T000000Z-0000000a';
-    const p = spool.activePaths(id);
-    const r = await Recorder.create({
-      castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 1000, chunkMs: 10_000, chunkBytes: 64 * 1024,
-      onChunk: (_c, dueAt) => void uploader.kick(id, dueAt),
-    });
+    const { clock, store, uploader, r } = await recording('s-20261123T000000Z-0000000a');
     const chunkPuts = () => store.keys.filter((k) => k.includes('/chunks/')).length;
     const settle = async () => {
       await r.settled();
       await uploader.kick();
     };
 
-    // A burst: 300 KB at once closes chunks by size; none is due yet.
-    for (let i = 0; i < 150; i++) {
-      r.output(Buffer.from(`${i} ${'y'.repeat(2000)}\r\n`));
-      if (i % 40 === 39) await r.settled(); // as the recording thread's acknowledgements pace it
-    }
+    // A burst closes chunks by size; none is due yet.
+    await burst(r);
     await settle();
     expect(chunkPuts()).toBe(0);
     expect(uploader.getHealth().pending).toBeGreaterThan(0); // waiting is counted
@@ -85,20 +95,9 @@ describe('Uploader: chunks of a live recording', () => {
   });
 
   it('uploads a burst that ends before its chunks are due once, as the final object', async () => {
-    const spool = new Spool(mkdtempSync(join(tmpdir(), 'upl-')));
-    const clock = new ManualClock(1_795_000_000_000);
-    const store = memoryStore();
-    const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit: { record: async () => undefined }, intervalMs: 60_000 });
     const id = 's-20261123T000000Z-0000000b';
-    const p = spool.activePaths(id);
-    const r = await Recorder.create({
-      castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 1000, chunkMs: 10_000, chunkBytes: 64 * 1024,
-      onChunk: (_c, dueAt) => void uploader.kick(id, dueAt),
-    });
-    for (let i = 0; i < 150; i++) {
-      r.output(Buffer.from(`${i} ${'z'.repeat(2000)}\r\n`));
-      if (i % 40 === 39) await r.settled();
-    }
+    const { spool, clock, store, uploader, r } = await recording(id);
+    await burst(r);
     clock.advance(2_000);
     const done = await r.close('session ended: test');
     await uploader.kick(); // the session has ended, its recording not sealed yet: its chunks still wait

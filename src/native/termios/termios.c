@@ -8,14 +8,23 @@
 #include <sys/ioctl.h>
 #include <fcntl.h>
 
-static napi_value InputHidden(napi_env env, napi_callback_info info) {
+// The one argument every call takes: a descriptor (-1 when it is missing or not a number).
+static int32_t FdArg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_value result;
   int32_t fd = -1;
-  struct termios t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok || tcgetattr(fd, &t) != 0) {
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    return -1;
+  }
+  return fd;
+}
+
+static napi_value InputHidden(napi_env env, napi_callback_info info) {
+  napi_value result;
+  struct termios t;
+  int32_t fd = FdArg(env, info);
+  if (fd < 0 || tcgetattr(fd, &t) != 0) {
     napi_get_null(env, &result);
     return result;
   }
@@ -26,15 +35,10 @@ static napi_value InputHidden(napi_env env, napi_callback_info info) {
 // pending(fd): bytes waiting to be read on fd (FIONREAD), or -1. On a pty master after the
 // program has exited: the output that has not reached the reader yet.
 static napi_value Pending(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   napi_value result;
-  int32_t fd = -1;
   int n = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok || ioctl(fd, FIONREAD, &n) != 0) {
-    n = -1;
-  }
+  int32_t fd = FdArg(env, info);
+  if (fd < 0 || ioctl(fd, FIONREAD, &n) != 0) n = -1;
   napi_create_int32(env, n, &result);
   return result;
 }
@@ -43,16 +47,9 @@ static napi_value Pending(napi_env env, napi_callback_info info) {
 // reads a session's pty master through its own descriptor, so closing it never closes the one
 // node-pty writes to, nor the other way round.
 static napi_value Dup(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   napi_value result;
-  int32_t fd = -1;
-  int copy = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1 &&
-      napi_get_value_int32(env, argv[0], &fd) == napi_ok && fd >= 0) {
-    copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  }
-  napi_create_int32(env, copy, &result);
+  int32_t fd = FdArg(env, info);
+  napi_create_int32(env, fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3), &result);
   return result;
 }
 
