@@ -20,8 +20,8 @@ export interface RecorderOptions {
   readonly chunkBytes: number;
   /**
    * A closed chunk is ready for upload, due at `dueAt` (ms): at once for a chunk closed by age;
-   * for one closed early (by size, or as the recording ends), chunkMs after its first byte, the
-   * promise chunk_interval makes (a burst that ends sooner is uploaded once, in the final object).
+   * for one closed early (by size, or as the recording ends), when it would have closed by age,
+   * the promise chunk_interval makes (a burst that ends sooner is uploaded once, in the final object).
    */
   readonly onChunk?: (c: ChunkRecord, dueAt: number) => void;
   /** The recording can no longer be written (disk full, spool gone): the session must decide. */
