@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { keystrokeLatency } from './keystroke.mjs';
 import { quiet } from './measure.mjs';
-
-const TICKS = 100; // USER_HZ on Linux
+import { TICKS, cpuTicks } from './proc.mjs';
 
 export function rssKb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -24,12 +23,6 @@ function pssKb(pid) {
   } catch {
     return 0;
   }
-}
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime
 }
 
 /** CPU use of PID over MS, in % of one core. */

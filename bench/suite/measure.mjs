@@ -4,6 +4,7 @@ import { median } from '../lib.mjs';
 import { ptyCat, execZero, execCat } from './bulk.mjs';
 import { openEcho, summarize } from './keystroke.mjs';
 import { loginProbe } from './login.mjs';
+import { cpuTicks } from './proc.mjs';
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -12,16 +13,10 @@ const r2 = (x) => Math.round(x * 100) / 100;
  * most 120 s (a 500 MB exec of NULs is 3 GB of asciicast to compress and upload).
  */
 export async function quiet(pid) {
-  const { readFileSync } = await import('node:fs');
-  const ticks = () => {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  };
   for (let i = 0; i < 600; i++) {
-    const a = ticks();
+    const a = cpuTicks(pid);
     await new Promise((r) => setTimeout(r, 200));
-    if (ticks() - a <= 1) return;
+    if (cpuTicks(pid) - a <= 1) return;
   }
 }
 

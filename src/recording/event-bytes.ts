@@ -1,5 +1,3 @@
-import { isAscii } from 'node:buffer';
-
 /**
  * Encoded asciicast lines as bytes, appended in place: what the recorder has encoded and not yet
  * written (no array of strings to join and re-encode). Output that is plain ASCII, most terminal
@@ -19,7 +17,7 @@ export class EventBytes {
     this.len += this.buf.write(s, this.len, 'utf8');
   }
 
-  /** Appends the event line `[t, "code", data]` for bytes that are all ASCII (see allAscii). */
+  /** Appends the event line `[t, "code", data]` for bytes that are all ASCII (`buffer.isAscii`). */
   asciiEvent(t: number, code: string, data: Buffer): void {
     // The same characters as the general path's encodeEvent, so the same bytes.
     const line = `[${t.toFixed(6)}, "${code}", ${JSON.stringify(data.toString('latin1'))}]\n`;
@@ -46,6 +44,3 @@ export class EventBytes {
     this.buf = bigger;
   }
 }
-
-/** Whether `data` can take EventBytes.asciiEvent: every byte below 0x80. */
-export const allAscii = (data: Buffer): boolean => isAscii(data);

@@ -1,10 +1,11 @@
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Clock } from '../clock.js';
 import { encodeEvent, encodeHeader, type Header } from './asciicast.js';
 import { chainNext, chainStart, type ChunkRecord } from './chain.js';
-import { allAscii, EventBytes } from './event-bytes.js';
+import { EventBytes } from './event-bytes.js';
 
 export interface RecorderOptions {
   /** The spool file this recording is written to (created; must not exist). */
@@ -107,7 +108,7 @@ export class Recorder {
 
   output(chunk: Buffer, atMs?: number): void {
     // Plain ASCII with no character left half-decoded: escaped straight from the bytes.
-    if ((this.out as unknown as { lastNeed?: number }).lastNeed === 0 && allAscii(chunk)) {
+    if ((this.out as unknown as { lastNeed?: number }).lastNeed === 0 && isAscii(chunk)) {
       if (this.closed || this.failed || chunk.length === 0) return;
       this.pending.asciiEvent(this.t(atMs), 'o', chunk);
       return this.pushed();

@@ -145,11 +145,15 @@ export class PtyStream implements TargetStream {
   }
   resume(): void {
     this.paused = false;
-    if (!this.reader) return this.proc.resume();
-    if (this.ackOwed) {
-      this.ackOwed = false;
-      this.reader.ack();
-    }
+    if (this.reader) this.ackIfOwed();
+    else this.proc.resume();
+  }
+
+  /** The batch held back while paused has been passed on: the next may come. */
+  private ackIfOwed(): void {
+    if (!this.ackOwed) return;
+    this.ackOwed = false;
+    this.reader?.ack();
   }
   inputHidden(): boolean | undefined {
     const fd = this.internals._fd;
@@ -169,12 +173,8 @@ export class PtyStream implements TargetStream {
    */
   private drainThenRelease(masterFd: number | undefined): void {
     this.draining = true;
-    if (this.reader) {
-      if (this.ackOwed) {
-        this.ackOwed = false;
-        this.reader.ack();
-      }
-    } else this.proc.resume();
+    if (this.reader) this.ackIfOwed();
+    else this.proc.resume();
     const started = Date.now();
     let quiet = 0;
     const check = () => {
