@@ -1,7 +1,13 @@
+import { isAscii } from 'node:buffer';
+import { escapeJsonInto, nativeEscapeAvailable } from './json-escape.js';
+
+const QUOTE_BRACKET_NL = Buffer.from('"]\n');
+
 /**
  * Encoded asciicast lines as bytes, appended in place: what the recorder has encoded and not yet
- * written (no array of strings to join and re-encode). Output that is plain ASCII, most terminal
- * output, skips the UTF-8 decoder and encoder: its bytes are its characters.
+ * written (no array of strings to join and re-encode). Output that is whole, valid UTF-8, nearly
+ * all terminal output, is escaped straight from its bytes (the native escaper; without it, plain
+ * ASCII only): no decode to a string and encode back.
  */
 export class EventBytes {
   private buf = Buffer.allocUnsafe(64 * 1024);
@@ -17,12 +23,25 @@ export class EventBytes {
     this.len += this.buf.write(s, this.len, 'utf8');
   }
 
-  /** Appends the event line `[t, "code", data]` for bytes that are all ASCII (`buffer.isAscii`). */
-  asciiEvent(t: number, code: string, data: Buffer): void {
-    // The same characters as the general path's encodeEvent, so the same bytes.
-    const line = `[${t.toFixed(6)}, "${code}", ${JSON.stringify(data.toString('latin1'))}]\n`;
-    this.room(line.length);
-    this.len += this.buf.write(line, this.len, 'latin1');
+  /**
+   * Appends the event line `[t, "code", data]` for `data` taken as whole UTF-8 text, the same
+   * bytes as encodeEvent of its decoded text; false (nothing appended) when it is not whole, valid
+   * UTF-8, or is not ASCII and there is no native escaper: the caller decodes it as a stream.
+   */
+  event(t: number, code: string, data: Buffer): boolean {
+    if (!nativeEscapeAvailable) {
+      if (!isAscii(data)) return false;
+      const line = `[${t.toFixed(6)}, "${code}", ${JSON.stringify(data.toString('latin1'))}]\n`;
+      this.room(line.length);
+      this.len += this.buf.write(line, this.len, 'latin1');
+      return true;
+    }
+    this.room(32 + code.length + data.length * 6);
+    const open = this.len + this.buf.write(`[${t.toFixed(6)}, "${code}", "`, this.len, 'latin1');
+    const end = escapeJsonInto(data, this.buf, open);
+    if (end === undefined) return false;
+    this.len = end + QUOTE_BRACKET_NL.copy(this.buf, end);
+    return true;
   }
 
   /** Hands over what was appended, and starts empty. */

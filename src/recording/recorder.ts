@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -107,20 +106,20 @@ export class Recorder {
   }
 
   output(chunk: Buffer, atMs?: number): void {
-    // Plain ASCII with no character left half-decoded: escaped straight from the bytes.
-    if ((this.out as unknown as { lastNeed?: number }).lastNeed === 0 && isAscii(chunk)) {
-      if (this.closed || this.failed || chunk.length === 0) return;
-      this.pending.asciiEvent(this.t(atMs), 'o', chunk);
-      return this.pushed();
-    }
-    const text = this.out.write(chunk);
-    if (text) this.push(encodeEvent(this.t(atMs), 'o', text));
+    this.event('o', this.out, chunk, atMs);
   }
 
   /** Keystrokes as typed (hidden input never reaches the recorder: see `redacted`). */
   input(chunk: Buffer, atMs?: number): void {
-    const text = this.inp.write(chunk);
-    if (text) this.push(encodeEvent(this.t(atMs), 'i', text));
+    this.event('i', this.inp, chunk, atMs);
+  }
+
+  private event(code: 'o' | 'i', decoder: StringDecoder, chunk: Buffer, atMs?: number): void {
+    if (this.closed || this.failed || chunk.length === 0) return;
+    // Whole UTF-8 with no character left half-decoded from before: escaped straight from the bytes.
+    if ((decoder as unknown as { lastNeed?: number }).lastNeed === 0 && this.pending.event(this.t(atMs), code, chunk)) return this.pushed();
+    const text = decoder.write(chunk);
+    if (text) this.push(encodeEvent(this.t(atMs), code, text));
   }
 
   /** Input typed at a hidden prompt: only that it happened, and how much, is kept. */

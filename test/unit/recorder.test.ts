@@ -9,6 +9,7 @@ import { encodeEvent, parseLine, type Header } from '../../src/recording/asciica
 import { signManifest, verifyRecording } from '../../src/recording/manifest.js';
 import { Spool } from '../../src/storage/spool.js';
 import { PromptSecretDetector } from '../../src/recording/secret-input.js';
+import { nativeEscapeAvailable } from '../../src/recording/json-escape.js';
 
 const header = (id: string): Header => ({
   version: 2,
@@ -32,24 +33,37 @@ async function record(fn: (r: Recorder, clock: ManualClock) => void | Promise<vo
 }
 
 describe('Recorder', () => {
-  it('writes plain ASCII output (its fast path) as the same bytes as the general encoder, control characters, quotes and half characters included', async () => {
+  it('writes output and input escaped from their bytes (its fast path) as the same bytes as the general encoder: control characters, quotes, every length of UTF-8, half and invalid characters', async () => {
     const chunks = [
       Buffer.from('plain text\r\n'),
       Buffer.from('"quoted" \\ back\tslash \x1b[1mbold\x1b[0m \x00\x07\x7f\b\f'),
       Buffer.from('caf\xc3', 'latin1'), // a character cut in half: the rest waits for its byte
       Buffer.from('\xa9 then ascii', 'latin1'),
       Buffer.from('ascii after it'),
+      Buffer.from('│ héllo ─ ✓ 日本語 😀 \u2028 \u00a0\r\n'),
       Buffer.from([0xff, 0x41]), // invalid UTF-8: the decoder's replacement character
+      Buffer.from([0xc0, 0x80, 0x41]), // an overlong NUL
+      Buffer.from([0xed, 0xa0, 0x80, 0x42]), // a surrogate
+      Buffer.from([0xf4, 0x90, 0x80, 0x80, 0x43]), // past U+10FFFF
+      Buffer.from([0x44, 0x80, 0x45]), // a lone continuation byte
+      Buffer.from('😀'.repeat(3)).subarray(0, 10), // ends inside the third
+      Buffer.from('😀').subarray(2),
       Buffer.from('x'.repeat(100_000)),
+      Buffer.from('\x00'.repeat(70_000)),
     ];
     const { text } = await record((r) => {
-      for (const c of chunks) r.output(c);
+      for (const c of chunks) {
+        r.output(c);
+        r.input(c);
+      }
     });
     const events = text.trim().split('\n').slice(1, -1);
     const { StringDecoder } = await import('node:string_decoder');
-    const d = new StringDecoder('utf8');
-    const expected = chunks.map((c) => d.write(c)).filter((t) => t !== '').map((t) => encodeEvent(0, 'o', t));
+    const out = new StringDecoder('utf8');
+    const inp = new StringDecoder('utf8');
+    const expected = chunks.flatMap((c) => [encodeEvent(0, 'o', out.write(c)), encodeEvent(0, 'i', inp.write(c))]).filter((l) => !l.endsWith(', ""]'));
     expect(events).toEqual(expected);
+    expect(nativeEscapeAvailable).toBe(true); // so the native escaper is what was compared
   });
 
   it('writes asciicast v2 with times, keeps characters split across reads whole, redacts hidden input', async () => {

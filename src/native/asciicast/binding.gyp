@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "asciicast",
+      "sources": ["escape.c"],
+      "cflags": ["-O3"]
+    }
+  ]
+}
