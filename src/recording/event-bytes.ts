@@ -2,6 +2,8 @@ import { isAscii } from 'node:buffer';
 import { escapeJsonInto, nativeEscapeAvailable } from './json-escape.js';
 
 const QUOTE_BRACKET_NL = Buffer.from('"]\n');
+const INITIAL = 64 * 1024;
+const MAX_SPARE = 8 * 1024 * 1024;
 
 /**
  * Encoded asciicast lines as bytes, appended in place: what the recorder has encoded and not yet
@@ -10,7 +12,8 @@ const QUOTE_BRACKET_NL = Buffer.from('"]\n');
  * ASCII only): no decode to a string and encode back.
  */
 export class EventBytes {
-  private buf = Buffer.allocUnsafe(64 * 1024);
+  private buf = Buffer.allocUnsafe(INITIAL);
+  private spare: Buffer<ArrayBuffer> | undefined;
   private len = 0;
 
   get length(): number {
@@ -44,12 +47,27 @@ export class EventBytes {
     return true;
   }
 
-  /** Hands over what was appended, and starts empty. */
+  /** Hands over what was appended, and starts empty (in the buffer given back by `reuse`, if any). */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(this.buf.length, 1024 * 1024)));
+    this.buf = this.spare ?? Buffer.allocUnsafe(Math.max(INITIAL, Math.min(this.buf.length, 1024 * 1024)));
+    this.spare = undefined;
     this.len = 0;
     return out;
+  }
+
+  /**
+   * What `take` handed out has been written: its buffer is used again. (Bulk output would
+   * otherwise take fresh memory for every write, and the kernel a page fault for every 4 KB of it.)
+   */
+  reuse(taken: Buffer): void {
+    if (this.spare === undefined && taken.byteOffset === 0 && taken.buffer.byteLength <= MAX_SPARE) this.spare = Buffer.from(taken.buffer as ArrayBuffer);
+  }
+
+  /** Quiet: lets go of what bulk output grew. */
+  trim(): void {
+    this.spare = undefined;
+    if (this.len === 0 && this.buf.length > INITIAL) this.buf = Buffer.allocUnsafe(INITIAL);
   }
 
   clear(): void {

@@ -43,12 +43,16 @@ export class Recorder {
   /** Encoded, not written yet. */
   private readonly pending = new EventBytes();
   private writing: Promise<void> = Promise.resolve();
+  /** Closed chunks being synced and recorded, in order (see closeChunk). */
+  private sealing: Promise<void> = Promise.resolve();
+  private unsealed = 0;
   private timer?: NodeJS.Timeout;
   private failed?: unknown;
   private closed = false;
   private writeQueued = false;
-  /** Written since the last fsync (chunks are only closed over synced bytes). */
-  private unsynced = false;
+  /** Bytes of the file an fsync has covered, and the fsync running (one at a time). */
+  private syncedTo = 0;
+  private syncing: Promise<boolean> | undefined;
   private readonly startMs: number;
   // Chunk bookkeeping (bytes written to disk).
   private offset = 0;
@@ -152,66 +156,101 @@ export class Recorder {
     return this.writing;
   }
 
-  /** Writes what is pending and fsyncs; closes a chunk when it is old or big enough. */
-  flush(): Promise<void> {
-    this.writing = this.writing.then(() => this.writeOut(true));
-    return this.writing;
-  }
-
-  private async writeOut(sync: boolean): Promise<void> {
-    if (this.failed) return;
-    if (this.pending.length === 0) {
-      if (sync && this.unsynced && !(await this.datasync())) return;
-      // Quiet now, but data written a while ago still has to leave the machine.
-      // (A chunk record vouches for synced bytes only.)
-      if (!this.unsynced && this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) await this.closeChunk();
-      return;
-    }
-    const bytes = this.pending.take();
-    try {
-      await this.fh.write(bytes);
-      if (sync) await this.fh.datasync();
-      this.unsynced = !sync;
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    if (this.offset === this.chunkStart) this.chunkStartedAt = this.o.clock.now();
-    this.chunkHash.update(bytes);
-    this.offset += bytes.length;
-    const age = this.o.clock.now() - this.chunkStartedAt;
-    // Chunks close on the fsync timer: one flush early, so none waits longer than chunkMs. Bulk
-    // output closes them by size as it comes (synced first: a chunk record vouches for its bytes),
-    // so no chunk grows past chunkBytes however fast the session writes, and the uploader never
-    // holds more than one chunk's bytes.
-    const full = this.offset - this.chunkStart >= this.o.chunkBytes;
-    if (full && !sync && !(await this.datasync())) return;
-    if (full || (sync && age >= this.o.chunkMs - this.o.flushMs)) await this.closeChunk(full);
-  }
-
-  /** fsyncs what was written; false (and the recording failed) when the disk refuses. */
-  private async datasync(): Promise<boolean> {
-    try {
-      await this.fh.datasync();
-      this.unsynced = false;
-      return true;
-    } catch (err) {
-      this.fail(err);
-      return false;
-    }
+  /** Resolves once everything pushed so far has been written and every chunk closed so far is recorded. */
+  async sealed(): Promise<void> {
+    await this.settled();
+    await this.sealing;
   }
 
   /**
+   * Writes what is pending and fsyncs it; closes the chunk when it is old enough. The fsync timer
+   * calls this; it resolves once all that is done (the writes that follow do not wait for it).
+   */
+  async flush(): Promise<void> {
+    this.writing = this.writing.then(() => this.writeOut(true));
+    await this.writing;
+    await this.syncTo(this.offset);
+    await this.sealing;
+  }
+
+  /**
+   * Writes what is pending. The disk's flushes never hold the writes up: `sync` (the timer) starts
+   * an fsync of everything written so far, and chunks are recorded once their bytes are synced,
+   * while the next bytes are written.
+   */
+  private async writeOut(sync: boolean): Promise<void> {
+    if (this.failed) return;
+    if (this.pending.length > 0) {
+      const bytes = this.pending.take();
+      if (this.offset === this.chunkStart) this.chunkStartedAt = this.o.clock.now();
+      // Hashed while the thread pool writes (a failed write fails the recording: the hash is moot then).
+      const written = this.fh.write(bytes);
+      this.chunkHash.update(bytes);
+      try {
+        await written;
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      this.pending.reuse(bytes);
+      this.offset += bytes.length;
+      // Bulk output closes chunks by size as it comes, so no chunk grows past chunkBytes however
+      // fast the session writes, and the uploader never holds more than one chunk's bytes.
+      if (this.offset - this.chunkStart >= this.o.chunkBytes) void this.closeChunk(true);
+    }
+    else if (sync) this.pending.trim();
+    if (!sync) return;
+    void this.syncTo(this.offset);
+    // Chunks close by age on the fsync timer, one flush early, so none waits longer than chunkMs;
+    // quiet now or not, what was written a while ago has to leave the machine.
+    if (this.offset > this.chunkStart && this.o.clock.now() - this.chunkStartedAt >= this.o.chunkMs - this.o.flushMs) void this.closeChunk();
+  }
+
+  /**
+   * Resolves once the first `target` bytes of the file are synced: true, or false when the disk
+   * refused (the recording has failed). One fsync runs at a time, covering every write finished
+   * before it began; a caller it does not cover waits for it and starts the next.
+   */
+  private syncTo(target: number): Promise<boolean> {
+    if (this.failed) return Promise.resolve(false);
+    if (this.syncedTo >= target) return Promise.resolve(true);
+    if (this.syncing) return this.syncing.then((ok) => ok && this.syncTo(target));
+    const upTo = this.offset;
+    const running = this.fh.datasync().then(
+      () => {
+        this.syncedTo = Math.max(this.syncedTo, upTo);
+        return true;
+      },
+      (err: unknown) => {
+        this.fail(err);
+        return false;
+      },
+    );
+    this.syncing = running.finally(() => (this.syncing = undefined));
+    return this.syncing; // it covers every write finished so far, so `target`
+  }
+
+  /**
+   * Ends the chunk at what has been written; it is recorded (in order, one after the other) once
+   * its bytes are synced: a chunk record vouches for synced bytes.
    * `early`: closed before its time (by size, or the recording ends and its final upload follows):
    * due when a chunk of that age would have closed by itself (chunkMs after its first write, less
    * the flush that closes it).
    */
-  private async closeChunk(early = false): Promise<void> {
-    if (this.offset === this.chunkStart) return;
+  private closeChunk(early = false): Promise<void> {
+    if (this.offset === this.chunkStart) return this.sealing;
     const dueAt = early ? this.chunkStartedAt + this.o.chunkMs - this.o.flushMs : this.o.clock.now();
     const sha256 = this.chunkHash.digest('hex');
     this.chain = chainNext(this.chain, sha256);
-    const c: ChunkRecord = { index: this.chunks.length, offset: this.chunkStart, length: this.offset - this.chunkStart, sha256, chain: this.chain };
+    const c: ChunkRecord = { index: this.chunks.length + this.unsealed++, offset: this.chunkStart, length: this.offset - this.chunkStart, sha256, chain: this.chain };
+    this.chunkStart = this.offset;
+    this.chunkHash = createHash('sha256');
+    this.sealing = this.sealing.then(() => this.seal(c, dueAt));
+    return this.sealing;
+  }
+
+  private async seal(c: ChunkRecord, dueAt: number): Promise<void> {
+    if (!(await this.syncTo(c.offset + c.length))) return;
     try {
       await this.chunksFh.write(JSON.stringify(c) + '\n');
       await this.chunksFh.datasync();
@@ -219,9 +258,8 @@ export class Recorder {
       this.fail(err);
       return;
     }
+    this.unsealed--;
     this.chunks.push(c);
-    this.chunkStart = this.offset;
-    this.chunkHash = createHash('sha256');
     this.o.onChunk?.(c, dueAt);
   }
 
@@ -243,6 +281,8 @@ export class Recorder {
       clearInterval(this.timer);
       await this.flush();
       await (this.writing = this.writing.then(() => (this.failed ? undefined : this.closeChunk(true))));
+      await this.sealing;
+      await this.syncing;
       await this.fh.close().catch(() => undefined);
       await this.chunksFh.close().catch(() => undefined);
     }

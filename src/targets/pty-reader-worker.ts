@@ -93,6 +93,12 @@ function finish(id: number, r: Reader): void {
   send({ op: 'end', id });
 }
 
+/** Sends what waits now, unless a flood is on and there is less than a batch: then within 1 ms. */
+function gatherOrFlush(id: number, r: Reader, flood: boolean): void {
+  if (!flood || r.waiting >= BATCH) flush(id, r);
+  else r.gather ??= setTimeout(() => (r.inFlight ? undefined : flush(id, r)), 1);
+}
+
 function attach(id: number, fd: number): void {
   let stream: tty.ReadStream;
   try {
@@ -117,8 +123,7 @@ function attach(id: number, fd: number): void {
     r.lastRead = now;
     if (r.inFlight) {
       if (r.waiting >= HOLD) stream.pause();
-    } else if (!flood || r.waiting >= BATCH) flush(id, r);
-    else r.gather ??= setTimeout(() => (r.inFlight ? undefined : flush(id, r)), 1);
+    } else gatherOrFlush(id, r, flood);
   });
   // EIO once the program and everything holding the pty have gone: the end of its output.
   stream.on('error', () => finish(id, r));
@@ -131,7 +136,7 @@ port.on('message', (m: ToReader) => {
   if (!r) return;
   if (m.op === 'ack') {
     r.inFlight = false;
-    flush(m.id, r);
+    gatherOrFlush(m.id, r, performance.now() - r.lastRead < BURST_GAP_MS);
     if (r.stream.isPaused()) r.stream.resume();
   } else if (m.op === 'detach') finish(m.id, r);
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Recorder } from '../../src/recording/recorder.js';
 import { ManualClock } from '../../src/clock.js';
 import { encodeEvent, parseLine, type Header } from '../../src/recording/asciicast.js';
@@ -90,7 +90,7 @@ describe('Recorder', () => {
   });
 
   it('bulk output closes chunks by size as it comes, without waiting for the flush timer', async () => {
-    const { done } = await record(async (r) => {
+    const { done, spool, id } = await record(async (r) => {
       for (let i = 0; i < 2000; i++) {
         r.output(Buffer.from(`line ${i} ${'x'.repeat(2000)}\r\n`)); // 4 MB, no flush
         if (i % 100 === 99) await r.settled(); // as the recording thread's acknowledgements pace it
@@ -99,6 +99,17 @@ describe('Recorder', () => {
     expect(done.chunks.length).toBeGreaterThanOrEqual(4);
     // At most one write (here 200 KB of events) past the size: the uploader never holds a huge chunk.
     for (const c of done.chunks) expect(c.length).toBeLessThan(512 * 1024 + 300 * 1024);
+    // Chunks are synced and recorded while the next ones are written: still in order, end to end,
+    // each hash that of its bytes, and the chunk list on disk the same as the one returned.
+    const bytes = readFileSync(spool.activePaths(id).cast);
+    let offset = 0;
+    done.chunks.forEach((c, i) => {
+      expect([c.index, c.offset]).toEqual([i, offset]);
+      expect(createHash('sha256').update(bytes.subarray(c.offset, c.offset + c.length)).digest('hex')).toBe(c.sha256);
+      offset += c.length;
+    });
+    expect(offset).toBe(bytes.length);
+    expect(readFileSync(spool.activePaths(id).chunks, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(done.chunks);
   });
 
   it('chains chunks; a signed manifest verifies and names the chunk a changed byte is in', async () => {

@@ -68,7 +68,7 @@ describe('Uploader: chunks of a live recording', () => {
     const { clock, store, uploader, r } = await recording('s-20261123T000000Z-0000000a');
     const chunkPuts = () => store.keys.filter((k) => k.includes('/chunks/')).length;
     const settle = async () => {
-      await r.settled();
+      await r.sealed();
       await uploader.kick();
     };
 
