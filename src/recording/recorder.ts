@@ -197,8 +197,7 @@ export class Recorder {
       // Bulk output closes chunks by size as it comes, so no chunk grows past chunkBytes however
       // fast the session writes, and the uploader never holds more than one chunk's bytes.
       if (this.offset - this.chunkStart >= this.o.chunkBytes) void this.closeChunk(true);
-    }
-    else if (sync) this.pending.trim();
+    } else if (sync) this.pending.trim(); // quiet: let go of what bulk output grew
     if (!sync) return;
     void this.syncTo(this.offset);
     // Chunks close by age on the fsync timer, one flush early, so none waits longer than chunkMs;

@@ -12,7 +12,8 @@ import type { FromReader, ToReader } from './pty-reader-protocol.js';
  * follow each other closely (a flood of output: one every ~0.1 ms) are gathered for up to 1 ms or
  * BATCH bytes, so the session thread gets a few large batches instead of thousands of small ones
  * (and the client fewer, fuller SSH packets). One batch per session is in flight at a time; while
- * the session thread is busy with it the next one grows. A session that does not acknowledge (its
+ * the session thread is busy with it the next one grows (during a flood, until it is full or 1 ms
+ * old, not only until the last one is acknowledged). A session that does not acknowledge (its
  * client's window is full) stops being read once HOLD bytes wait, and the program in the pty
  * blocks, as it would on a slow terminal.
  */
@@ -95,6 +96,7 @@ function finish(id: number, r: Reader): void {
 
 /** Sends what waits now, unless a flood is on and there is less than a batch: then within 1 ms. */
 function gatherOrFlush(id: number, r: Reader, flood: boolean): void {
+  if (r.waiting === 0) return;
   if (!flood || r.waiting >= BATCH) flush(id, r);
   else r.gather ??= setTimeout(() => (r.inFlight ? undefined : flush(id, r)), 1);
 }

@@ -6,8 +6,12 @@ import type { FromReader, ToReader } from './pty-reader-protocol.js';
 export interface PtyReadHandlers {
   /** A batch of output; call `ack` on the handle when it has been passed on (and the sink wants more). */
   data(chunk: Buffer): void;
-  /** No more output: the pty's read side ended, it was detached, or the reader thread failed (`error`). */
-  end(error?: string): void;
+  /**
+   * No more output from here: the pty's read side ended, or it was detached; or, with `failure`,
+   * this thread cannot read it (the caller reads it itself from now on). `lost`: the thread had
+   * taken the pty, so output it had read and not delivered may be gone; otherwise it never read a byte.
+   */
+  end(failure?: { error: string; lost: boolean }): void;
 }
 
 export interface PtyRead {
@@ -21,7 +25,7 @@ export interface PtyRead {
  * first local pty session and shared by all of them. Reading a pty costs one system call per 4 KB;
  * on the session thread that work, and the event per read, is what limited bulk output.
  */
-class PtyReaderThread {
+export class PtyReaderThread {
   private worker?: Worker;
   /** It failed before it ever ran (its file missing?): sessions read their ptys themselves. */
   private broken = false;
@@ -65,7 +69,7 @@ class PtyReaderThread {
       else if (m.op === 'data') read.h.data(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
       else {
         this.reads.delete(m.id);
-        read.h.end(m.error);
+        read.h.end(m.error === undefined ? undefined : { error: m.error, lost: read.fd === undefined });
       }
     });
     worker.on('error', (err) => (failure = err));
@@ -87,7 +91,7 @@ class PtyReaderThread {
             // already closed
           }
         }
-        read.h.end(reason);
+        read.h.end({ error: reason, lost: read.fd === undefined });
       }
     });
     return worker;

@@ -69,7 +69,7 @@ export class PtyStream implements TargetStream {
     const fd = this.internals._fd;
     const socket = this.internals._socket;
     if (fd === undefined || !socket?._handle) return undefined;
-    const read = ptyReader.attach(fd, { data: (b) => this.batch(b), end: (error) => this.readEnd(error) });
+    const read = ptyReader.attach(fd, { data: (b) => this.batch(b), end: (failure) => this.readEnd(failure) });
     if (!read) return undefined;
     // node-pty started reading in its constructor, but the event loop has not run since: not a byte taken.
     socket._read = () => undefined;
@@ -99,12 +99,12 @@ export class PtyStream implements TargetStream {
     else this.reader?.ack();
   }
 
-  private readEnd(error: string | undefined): void {
+  private readEnd(failure: { error: string; lost: boolean } | undefined): void {
     this.readerEnded = true;
     this.reader = undefined;
-    if (error && this.exitInfo === undefined) {
+    if (failure && this.exitInfo === undefined) {
       // What the thread had read but not handed over is gone: say so where the user and the recording see it.
-      this.data.emit(Buffer.from(`\r\n[bastion: some output may be missing here (${error}); the session goes on]\r\n`));
+      if (failure.lost) this.data.emit(Buffer.from(`\r\n[bastion: some output may be missing here (${failure.error}); the session goes on]\r\n`));
       return this.readHere();
     }
     if (this.exitInfo) return this.reportExit();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LocalTargetConnector } from '../../src/targets/local.js';
-import { ptyReader } from '../../src/targets/pty-reader.js';
+import { spawn } from 'node-pty';
+import { PtyReaderThread, ptyReader } from '../../src/targets/pty-reader.js';
 import type { ResolvedLocalTarget } from '../../src/config/targets.js';
 import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
 
@@ -87,5 +88,19 @@ describe('the pty reader thread', () => {
     const nextOut = collect(next);
     expect(await nextOut.exit).toEqual({ code: 0 });
     expect(nextOut.text()).toBe(expected(100000));
+  });
+
+  it('says a pty the thread never took was not read at all (nothing lost: no notice is due)', async () => {
+    const program = spawn('/bin/sh', ['-c', 'sleep 2'], { cols: 80, rows: 24 });
+    const reader = new PtyReaderThread();
+    let ended: unknown;
+    const ends = new Promise<void>((resolve) => {
+      const read = reader.attach((program as unknown as { _fd: number })._fd, { data: () => undefined, end: (failure) => resolve(void (ended = failure)) });
+      expect(read).toBeDefined();
+    });
+    await reader.stop(); // before the new thread has even started
+    await ends;
+    expect(ended).toEqual({ error: expect.stringContaining('the pty reader thread stopped') as unknown, lost: false });
+    program.kill();
   });
 });
