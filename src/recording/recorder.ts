@@ -53,6 +53,7 @@ export class Recorder {
   /** Bytes of the file an fsync has covered, and the fsync running (one at a time). */
   private syncedTo = 0;
   private syncing: Promise<boolean> | undefined;
+  private syncFailed = false;
   private readonly startMs: number;
   // Chunk bookkeeping (bytes written to disk).
   private offset = 0;
@@ -186,12 +187,16 @@ export class Recorder {
       // Hashed while the thread pool writes (a failed write fails the recording: the hash is moot then).
       const written = this.fh.write(bytes);
       this.chunkHash.update(bytes);
+      let took: number;
       try {
-        await written;
+        took = (await written).bytesWritten;
       } catch (err) {
         this.fail(err);
         return;
       }
+      // A disk that fills up takes part of a write before it refuses the next: those bytes are not
+      // counted, so no chunk vouches for bytes the spool does not hold.
+      if (took < bytes.length) return this.fail(new Error(`the spool took only ${took} of ${bytes.length} bytes (its disk is full?)`));
       this.pending.reuse(bytes);
       this.offset += bytes.length;
       // Bulk output closes chunks by size as it comes, so no chunk grows past chunkBytes however
@@ -208,10 +213,12 @@ export class Recorder {
   /**
    * Resolves once the first `target` bytes of the file are synced: true, or false when the disk
    * refused (the recording has failed). One fsync runs at a time, covering every write finished
-   * before it began; a caller it does not cover waits for it and starts the next.
+   * before it began; a caller it does not cover waits for it and starts the next. It goes on after
+   * a failed write (chunks closed before it are still recorded), never after a failed fsync: the
+   * kernel reports a lost write-back once, and a later fsync would succeed over the loss.
    */
   private syncTo(target: number): Promise<boolean> {
-    if (this.failed) return Promise.resolve(false);
+    if (this.syncFailed) return Promise.resolve(false);
     if (this.syncedTo >= target) return Promise.resolve(true);
     if (this.syncing) return this.syncing.then((ok) => ok && this.syncTo(target));
     const upTo = this.offset;
@@ -221,6 +228,7 @@ export class Recorder {
         return true;
       },
       (err: unknown) => {
+        this.syncFailed = true;
         this.fail(err);
         return false;
       },
