@@ -13,6 +13,11 @@ export function cpuTicks(pid) {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** Minor page faults of a process so far (all its threads): fresh memory touched. */
+export function minorFaults(pid) {
+  return Number(fields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[7]);
+}
+
 /** Busy ticks of the whole machine (user, nice, system, irq, softirq). */
 export function machineBusyTicks() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
