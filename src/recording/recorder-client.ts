@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Clock } from '../clock.js';
 import type { Header } from './asciicast.js';
 import type { ChunkRecord } from './chain.js';
-import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
+import { EV, REUSED_FROM, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 /** How often batched events go to the recording thread; the recorder's own fsync interval is shortened by as much. */
 export const BATCH_MS = 25;
@@ -11,6 +11,10 @@ const BATCH_BYTES = 256 * 1024;
 const BACKLOG_HIGH = 4 * 1024 * 1024;
 /** ...until it is down to this. */
 const BACKLOG_LOW = 1024 * 1024;
+/** Buffers for big batches are made this big (a batch is BATCH_BYTES and the last part that reached it)... */
+const REUSED_SIZE = 512 * 1024;
+/** ...and at most this many wait to be used again. */
+const SPARES = 8;
 /** A backlog that makes no progress this long (a hung disk) fails the recording: a session is never paused for ever. */
 const STALL_MS = 60_000;
 
@@ -29,6 +33,8 @@ export class RecorderThread {
   private worker!: Worker;
   private readonly handlers = new Map<string, Handlers>();
   private stopping = false;
+  /** Batch buffers the thread handed back, for the next big batches of any session. */
+  private readonly spares: ArrayBuffer[] = [];
 
   constructor() {
     this.spawn();
@@ -41,6 +47,7 @@ export class RecorderThread {
     this.worker = worker;
     worker.unref();
     worker.on('message', (m: FromWorker) => {
+      if (m.op === 'ack' && m.spare && this.spares.length < SPARES) this.spares.push(m.spare);
       const h = this.handlers.get(m.id);
       if (!h) return;
       switch (m.op) {
@@ -79,6 +86,14 @@ export class RecorderThread {
     };
     worker.on('error', die);
     worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+  }
+
+  /** A buffer of `size` bytes for a batch, handed over with it (never shared). */
+  batchBuffer(size: number): Uint8Array<ArrayBuffer> {
+    if (size < REUSED_FROM) return new Uint8Array(size);
+    let spare = this.spares.pop();
+    while (spare && spare.byteLength < size) spare = this.spares.pop();
+    return new Uint8Array(spare ?? new ArrayBuffer(Math.max(size, REUSED_SIZE)), 0, size);
   }
 
   send(m: ToWorker, transfer?: ArrayBuffer[]): void {
@@ -168,8 +183,8 @@ export class RemoteRecorder {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.meta.length === 0) return;
-    // A fresh, unshared buffer, so it can be handed over instead of copied.
-    const data = new Uint8Array(new ArrayBuffer(this.bytes));
+    // An unshared buffer (fresh, or one the thread handed back), so it can be handed over instead of copied.
+    const data = this.thread.batchBuffer(this.bytes);
     let off = 0;
     for (const p of this.parts) {
       data.set(p, off);

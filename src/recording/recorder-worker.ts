@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
 import { describeError } from '../errors.js';
 import { Recorder } from './recorder.js';
-import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
+import { EV, REUSED_FROM, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 /**
  * The recording thread: encodes every session's events as asciicast, hashes and writes them, so
@@ -12,7 +12,7 @@ import { EV, type FromWorker, type ToWorker } from './worker-protocol.js';
 const port = parentPort!;
 const ACK_AT_ONCE_BELOW = 1024 * 1024;
 const recorders = new Map<string, Recorder>();
-const send = (m: FromWorker) => port.postMessage(m);
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 port.on('message', (m: ToWorker) => {
   switch (m.op) {
@@ -59,7 +59,9 @@ port.on('message', (m: ToWorker) => {
       }
       // Backpressure: while the file keeps up the batch is acknowledged at once; when it falls
       // behind, only once written, which slows the session's source down instead of failing it.
-      const ack = () => send({ op: 'ack', id: m.id, bytes: m.data.byteLength });
+      // The batch is copied into the recording by now: a big buffer goes back, to be used again.
+      const spare = m.data.buffer.byteLength >= REUSED_FROM ? (m.data.buffer as ArrayBuffer) : undefined;
+      const ack = () => send({ op: 'ack', id: m.id, bytes: m.data.byteLength, ...(spare ? { spare } : {}) }, spare ? [spare] : []);
       if (r.backlogBytes() < ACK_AT_ONCE_BELOW) ack();
       else void r.settled().then(ack);
       return;

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecorderThread, RemoteRecorder } from '../../src/recording/recorder-client.js';
 import { systemClock } from '../../src/clock.js';
 import type { Header } from '../../src/recording/asciicast.js';
+import { REUSED_FROM } from '../../src/recording/worker-protocol.js';
 
 const header = (id: string): Header => ({
   version: 2,
@@ -36,6 +37,29 @@ describe('the recording thread', () => {
     expect(await next.close('end')).toMatchObject({ bytes: expect.any(Number) });
   });
 
+  it('hands big batch buffers back and uses them again, for any session; a recording gets only its own bytes', async () => {
+    const outputOf = (id: string) =>
+      readFileSync(join(dir, `${id}.cast`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => JSON.parse(l) as [number, string, string])
+        .filter((e) => e[1] === 'o')
+        .map((e) => e[2])
+        .join('');
+    const a = await open('s-20261123T000000Z-0000000e');
+    a.output(Buffer.alloc(300_000, 'a')); // a batch of its own, in a fresh 512 KB buffer
+    await a.close('end'); // its acknowledgement, with the buffer, came first
+    const b = await open('s-20261123T000000Z-0000000f');
+    b.output(Buffer.alloc(100_000, 'b')); // in a's buffer, whose bytes past 100,000 are a's
+    await b.close('end');
+    expect(outputOf('s-20261123T000000Z-0000000e')).toBe('a'.repeat(300_000));
+    expect(outputOf('s-20261123T000000Z-0000000f')).toBe('b'.repeat(100_000));
+    // The buffer came back again: b's bytes, then what is left of a's.
+    const again = new Uint8Array(thread.batchBuffer(REUSED_FROM).buffer);
+    expect([again.length, again[0], again[99_999], again[150_000], again[299_999], again[300_000]]).toEqual([512 * 1024, 0x62, 0x62, 0x61, 0x61, 0]);
+  });
+
   it('refuses a recording it cannot create, with the reason', async () => {
     await expect(RemoteRecorder.create(thread, systemClock, { castPath: '/nonexistent/dir/x.cast', chunksPath: '/nonexistent/dir/x.chunks', header: header('s-20261123T000000Z-0000000c'), flushMs: 1000, chunkMs: 10_000, chunkBytes: 1 << 20 })).rejects.toThrow(/ENOENT/);
   });
@@ -49,6 +73,7 @@ describe('backpressure from the recording thread', () => {
       register: (id: string, h: { created(err?: string): void }) => handlers.set(id, h),
       send: (m: { op: string; id: string }) => (m.op === 'create' ? handlers.get(m.id)?.created() : undefined),
       has: () => true,
+      batchBuffer: (size: number) => new Uint8Array(size),
     } as unknown as RecorderThread;
   }
 
