@@ -1,25 +1,11 @@
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native/load-addon.js';
 
 interface AsciicastAddon {
   escapeJson(src: Uint8Array, dst: Uint8Array, at: number): number;
 }
 
-const require = createRequire(import.meta.url);
-
-/** The small native addon in src/native/asciicast, built by `npm install` (node-gyp). */
-function load(): AsciicastAddon | undefined {
-  // From src/recording (tests) or dist/src/recording (the built program).
-  for (const rel of ['../native/asciicast/build/Release/asciicast.node', '../../../src/native/asciicast/build/Release/asciicast.node']) {
-    try {
-      return require(rel) as AsciicastAddon;
-    } catch {
-      // try the next place
-    }
-  }
-  return undefined;
-}
-
-const addon = load();
+/** The small native addon in src/native/asciicast. */
+const addon = loadAddon<AsciicastAddon>('asciicast');
 
 /** True when the native escaper is available (it is built on every supported platform). */
 export const nativeEscapeAvailable = addon !== undefined;

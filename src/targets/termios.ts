@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native/load-addon.js';
 
 interface TermiosAddon {
   inputHidden(fd: number): boolean | null;
@@ -6,22 +6,8 @@ interface TermiosAddon {
   dup?(fd: number): number;
 }
 
-const require = createRequire(import.meta.url);
-
-/** The small native addon in src/native/termios, built by `npm install` (node-gyp). */
-function load(): TermiosAddon | undefined {
-  // From src/targets (tests) or dist/src/targets (the built program).
-  for (const rel of ['../native/termios/build/Release/termios.node', '../../../src/native/termios/build/Release/termios.node']) {
-    try {
-      return require(rel) as TermiosAddon;
-    } catch {
-      // try the next place
-    }
-  }
-  return undefined;
-}
-
-const addon = load();
+/** The small native addon in src/native/termios. */
+const addon = loadAddon<TermiosAddon>('termios');
 
 /** True when the native termios check is available (it is built on every supported platform). */
 export const termiosAvailable = addon !== undefined;
