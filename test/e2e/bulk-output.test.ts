@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
+import { runTestBastion, startTestBastion, writeTestConfig, type TestBastion } from '../helpers/bastion.js';
 import { askpassEnv, sshBaseArgs } from '../helpers/ssh.js';
 import { oathtool } from '../helpers/tools.js';
 import { readAudit, waitForAudit } from '../helpers/audit.js';
@@ -13,10 +13,13 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-/** Runs a command through the bastion with the real ssh client, counting (not keeping) its output. */
-function countedSsh(b: TestBastion, command: string): Promise<{ code: number | null; bytes: number; stderr: string }> {
+/**
+ * Runs a command through the bastion with the real ssh client, counting (not keeping) its output.
+ * `step`: the TOTP time step to answer with, from now (a code is accepted once).
+ */
+function countedSsh(b: TestBastion, command: string, step = 0): Promise<{ code: number | null; bytes: number; stderr: string }> {
   const user = b.users.alice!;
-  const { env } = askpassEnv({ code: oathtool(user.secret) });
+  const { env } = askpassEnv({ code: oathtool(user.secret, new Date(Date.now() + step * 30_000)) });
   const child = spawn('ssh', [...sshBaseArgs(b, user), 'alice@127.0.0.1', command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let bytes = 0;
   let stderr = '';
@@ -41,5 +44,24 @@ describe('bulk output', () => {
     const manifest = JSON.parse(readFileSync(file, 'utf8')) as { incomplete: boolean; recording: { bytes: number } };
     expect(manifest.incomplete).toBe(false);
     expect(manifest.recording.bytes).toBeGreaterThan(6 * size); // every byte is in it
+  });
+
+  it('a spool disk that fills up mid-session: the user is told, the session is closed, the audit says why, and the bastion goes on', async () => {
+    // The kernel's own disk-full behaviour for the bastion's files, nothing faked: none of them may
+    // grow past 8 MB (RLIMIT_FSIZE; the write that reaches it is cut short, the next refused).
+    const b = await runTestBastion(writeTestConfig({ users: ['alice'] }), ['prlimit', '--fsize=8000000']);
+    cleanups.push(() => b.cleanup());
+    const size = 50_000_000;
+    const r = await countedSsh(b, `head -c ${size} /dev/zero | tr '\\0' x`);
+    expect(r.code).not.toBe(0);
+    expect(r.bytes).toBeLessThan(size);
+    expect(r.stderr).toContain('The recording of this session cannot be written, and sessions are never left unrecorded; it is closed.');
+    const failed = await waitForAudit(b.dataDir, (l) => l.type === 'recording.failed', 20_000);
+    expect(failed).toMatchObject({ user: 'alice', session_continues: false });
+    expect(String(failed.error)).toMatch(/spool took only \d+ of \d+ bytes|file too large/i);
+    // Nothing crashed: the next session is served and recorded.
+    const next = await countedSsh(b, 'echo still-serving', 1);
+    expect({ code: next.code, bytes: next.bytes }, next.stderr).toEqual({ code: 0, bytes: 'still-serving\n'.length });
+    expect(b.stderr()).not.toMatch(/\n\s+at /); // no stack trace
   });
 });

@@ -108,10 +108,14 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
   return runTestBastion(writeTestConfig(opts));
 }
 
-/** Runs the built CLI on an existing test config (also to restart one after kill -9). */
-export async function runTestBastion(cfg: TestConfig): Promise<TestBastion> {
+/**
+ * Runs the built CLI on an existing test config (also to restart one after kill -9); `wrap` is a
+ * command that runs it (e.g. `prlimit --fsize=N`).
+ */
+export async function runTestBastion(cfg: TestConfig, wrap: string[] = []): Promise<TestBastion> {
   const { dir, configPath, users, hostPublic } = cfg;
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = [...wrap, process.execPath, CLI, 'serve', '--config', configPath];
+  const proc = spawn(command!, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
