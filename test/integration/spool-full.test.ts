@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChunkRecord } from '../../src/recording/chain.js';
+import { expectChunksOf } from '../helpers/chunks.js';
 
 const dist = (p: string) => pathToFileURL(resolve(import.meta.dirname, '../../dist/src', p)).href;
 
@@ -49,14 +49,6 @@ describe('a spool whose disk fills up', () => {
     // Chunks closed before the failing write are still recorded (their bytes are on disk and synced).
     const last = out.chunks.at(-1)!;
     expect(last.offset + last.length).toBeGreaterThan(LIMIT - 400_000);
-    let offset = 0;
-    out.chunks.forEach((c, i) => {
-      expect([c.index, c.offset]).toEqual([i, offset]);
-      expect(c.offset + c.length).toBeLessThanOrEqual(bytes.length);
-      expect(createHash('sha256').update(bytes.subarray(c.offset, c.offset + c.length)).digest('hex')).toBe(c.sha256);
-      offset += c.length;
-    });
-    const onDisk = readFileSync(join(dir, 's-1.chunks'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
-    expect(onDisk).toEqual(out.chunks);
+    expectChunksOf(bytes, out.chunks, join(dir, 's-1.chunks'));
   });
 });
