@@ -1,5 +1,7 @@
 import { constants } from 'node:os';
+import { finished } from 'node:stream';
 import type { ServerChannel } from 'ssh2';
+import { isWindowRepaired } from '../ssh/channel-window.js';
 import type { ExitInfo, TargetStream } from '../targets/target.js';
 
 /** Signal names RFC 4254 allows in exit-signal; others are reported as exit status 128+n, as shells do. */
@@ -77,7 +79,11 @@ export function pump(channel: ServerChannel, stream: TargetStream, tap: PumpTap)
   });
 }
 
-/** Reports the exit status (or signal; nothing when unknown) to the client, then closes the channel. */
+/**
+ * Reports the exit status (or signal; nothing when unknown) to the client, then closes the channel
+ * once stderr has been sent: nothing may follow the channel's EOF, so stderr still waiting for the
+ * client's window (a message after a flood) would otherwise be dropped.
+ */
 export function sendExit(channel: ServerChannel, exit: ExitInfo): void {
   try {
     if (exit.signal && RFC_SIGNALS.has(exit.signal)) channel.exit(exit.signal, false, '');
@@ -85,11 +91,17 @@ export function sendExit(channel: ServerChannel, exit: ExitInfo): void {
     else if (exit.code !== null) channel.exit(exit.code);
   } catch {
     // the client is already gone
-  } finally {
+  }
+  const endChannel = () => {
     try {
       channel.end();
     } catch {
       // already closed
     }
-  }
+  };
+  const stderr = channel.stderr;
+  // Without the repair ssh2 may never send stderr that waited: waiting for it would hang the client.
+  if (!stderr.writable || !isWindowRepaired(channel)) return endChannel();
+  finished(stderr, endChannel);
+  stderr.end();
 }

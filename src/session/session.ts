@@ -17,6 +17,7 @@ import type { ActiveRecording, RecordingService } from '../recording/service.js'
 import type { LiveSession, SessionRegistry } from './registry.js';
 import { printable } from '../auth/login-name.js';
 import { describeError } from '../errors.js';
+import { repairWindowWaits } from '../ssh/channel-window.js';
 
 export interface SessionDeps {
   /** The login; without a target when the user picks one from the menu. */
@@ -40,6 +41,7 @@ export interface SessionDeps {
 }
 
 const MAX_DIM = 1000;
+let warnedUnrepaired = false;
 const FORWARDED_SIGNALS = new Set(['INT', 'TERM', 'HUP', 'QUIT', 'KILL', 'USR1', 'USR2', 'TSTP', 'CONT', 'WINCH']);
 /** Legacy scp runs as a command (`scp -t`/`-f`); it is file transfer like sftp. */
 const SCP_COMMAND = /^\s*(\S*\/)?scp\s/;
@@ -108,6 +110,16 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
     accept?.();
   });
 
+  /** Accepts the channel, with ssh2's window waits repaired (stderr must not be lost behind a flood). */
+  function acceptChannel(accept: () => ServerChannel | undefined): ServerChannel | undefined {
+    const channel = accept();
+    if (channel && !repairWindowWaits(channel) && !warnedUnrepaired) {
+      warnedUnrepaired = true;
+      deps.log.warn('this ssh2 version is not the one the window repair was written for: stderr sent during a flood may be lost');
+    }
+    return channel;
+  }
+
   function audit(event: Parameters<AuditSink['record']>[0]): Promise<void> {
     return recordOrLog(deps.audit, deps.log, event);
   }
@@ -119,7 +131,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
 
   /** Accepts the channel only to say why it is refused (OpenSSH shows stderr; a bare failure says nothing useful). */
   function refuseWithMessage(what: string, accept: () => ServerChannel | undefined): void {
-    const channel = accept();
+    const channel = acceptChannel(accept);
     if (channel) {
       say(channel, `bastion: ${what} is not allowed for your role${login.target ? ` on ${login.target}` : ''}\r\n`);
       sendExit(channel, { code: 1 });
@@ -132,7 +144,7 @@ export function handleSession(ssh: SshSession, deps: SessionDeps): void {
 
   function start(req: { kind: OpenRequest['kind']; command?: string }, accept: () => ServerChannel | undefined, reject: (() => void) | undefined): void {
     if (!deps.accepting()) return void reject?.();
-    const channel = accept();
+    const channel = acceptChannel(accept);
     if (!channel) return;
     channel.stderr.on('error', () => undefined);
     channel.on('error', () => undefined);
