@@ -12,4 +12,9 @@ export type FromReader =
   | { op: 'attached'; id: number }
   | { op: 'data'; id: number; data: Uint8Array }
   /** Nothing more will come for this id (the pty's read side ended, or it was detached). */
-  | { op: 'end'; id: number; error?: string };
+  | { op: 'end'; id: number; error?: string }
+  /**
+   * The pty went quiet: the reader let go of it after sending everything it had read (the rest is
+   * still in the kernel). Nothing more comes for this id; the session thread reads the pty again.
+   */
+  | { op: 'released'; id: number };

@@ -4,8 +4,8 @@ import tty from 'node:tty';
 import type { FromReader, ToReader } from './pty-reader-protocol.js';
 
 /**
- * The pty reader thread: reads every local session's pty master (through its own descriptor) so
- * that the thread running the SSH sessions does not. A pty hands its reader at most 4 KB per
+ * The pty reader thread: reads local sessions' pty masters (through its own descriptors) while
+ * they flood, so that the thread running the SSH sessions does not. A pty hands its reader at most 4 KB per
  * read; here those reads are gathered, and the session thread gets one message per batch.
  *
  * The first bytes after a quiet moment go at once: a keystroke's echo is not delayed. Reads that
@@ -16,6 +16,10 @@ import type { FromReader, ToReader } from './pty-reader-protocol.js';
  * old, not only until the last one is acknowledged). A session that does not acknowledge (its
  * client's window is full) stops being read once HOLD bytes wait, and the program in the pty
  * blocks, as it would on a slow terminal.
+ *
+ * Sessions come here for floods only: a pty quiet for QUIET_MS, everything sent and acknowledged,
+ * is released, and the session thread reads it itself again (a keystroke's echo then crosses no
+ * thread on its way to the client).
  */
 const port = parentPort!;
 const HOLD = 256 * 1024;
@@ -23,6 +27,8 @@ const BATCH = 64 * 1024;
 /** Reads closer together than this are a flood. */
 const BURST_GAP_MS = 0.3;
 const READ_SIZE = 64 * 1024;
+/** A pty with no output this long, everything sent and acknowledged, goes back to the session thread. */
+const QUIET_MS = 250;
 
 interface Reader {
   stream: tty.ReadStream;
@@ -33,6 +39,7 @@ interface Reader {
   done: boolean;
   lastRead: number;
   gather?: NodeJS.Timeout;
+  quiet?: NodeJS.Timeout;
 }
 
 const readers = new Map<number, Reader>();
@@ -62,14 +69,7 @@ function flush(id: number, r: Reader): void {
  * lets go of the descriptor.
  */
 function finish(id: number, r: Reader): void {
-  if (r.done) return;
-  r.done = true;
-  // From here on only this function collects: read() below would also emit 'data'.
-  r.stream.removeAllListeners('data');
-  for (let held = r.stream.read() as Buffer | null; held !== null; held = r.stream.read() as Buffer | null) {
-    r.parts.push(held);
-    r.waiting += held.length;
-  }
+  if (!letGo(r)) return;
   // After an error or the end the stream has closed the descriptor: its number may already be
   // someone else's, so it is not read again.
   if (!r.stream.destroyed) {
@@ -87,11 +87,57 @@ function finish(id: number, r: Reader): void {
       taken += n;
     }
   }
+  close(id, r);
+  send({ op: 'end', id });
+}
+
+/**
+ * Hands a quiet pty back to the session thread: what the stream read ahead goes first, the rest
+ * stays in the kernel for the session thread to read. All within one turn of the event loop, so
+ * the stream reads nothing more.
+ */
+function release(id: number, r: Reader): void {
+  if (!letGo(r)) return;
+  close(id, r);
+  send({ op: 'released', id });
+}
+
+/** Stops taking 'data' and collects what the stream holds; false when the read was already let go. */
+function letGo(r: Reader): boolean {
+  if (r.done) return false;
+  r.done = true;
+  clearTimeout(r.quiet);
+  // From here on only the caller collects: read() below would also emit 'data'.
+  r.stream.removeAllListeners('data');
+  for (let held = r.stream.read() as Buffer | null; held !== null; held = r.stream.read() as Buffer | null) {
+    r.parts.push(held);
+    r.waiting += held.length;
+  }
+  return true;
+}
+
+/** Sends what was collected and closes this thread's descriptor (only ours: the pty stays open). */
+function close(id: number, r: Reader): void {
   flush(id, r);
   readers.delete(id);
   r.stream.on('error', () => undefined);
-  r.stream.destroy(); // closes our descriptor only
-  send({ op: 'end', id });
+  r.stream.destroy();
+}
+
+/** Releases the pty once it has been quiet for QUIET_MS with nothing waiting or unacknowledged. */
+function watchQuiet(id: number, r: Reader): void {
+  if (r.done || r.quiet) return;
+  const idle = performance.now() - r.lastRead;
+  r.quiet = setTimeout(
+    () => {
+      r.quiet = undefined;
+      if (r.done) return;
+      if (r.inFlight || r.waiting > 0 || performance.now() - r.lastRead < QUIET_MS) watchQuiet(id, r);
+      else release(id, r);
+    },
+    // Checked again at most every 50 ms while a slow client holds a batch.
+    Math.max(50, QUIET_MS - idle),
+  );
 }
 
 /** Sends what waits now, unless a flood is on and there is less than a batch: then within 1 ms. */
@@ -114,7 +160,7 @@ function attach(id: number, fd: number): void {
     send({ op: 'end', id, error: (err as Error).message });
     return;
   }
-  const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false, lastRead: 0 };
+  const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false, lastRead: performance.now() };
   readers.set(id, r);
   send({ op: 'attached', id }); // the descriptor is this thread's to close now
   stream.on('data', (b: Buffer) => {
@@ -127,6 +173,7 @@ function attach(id: number, fd: number): void {
       if (r.waiting >= HOLD) stream.pause();
     } else gatherOrFlush(id, r, flood);
   });
+  watchQuiet(id, r);
   // EIO once the program and everything holding the pty have gone: the end of its output.
   stream.on('error', () => finish(id, r));
   stream.on('end', () => finish(id, r));

@@ -12,6 +12,8 @@ export interface PtyReadHandlers {
    * taken the pty, so output it had read and not delivered may be gone; otherwise it never read a byte.
    */
   end(failure?: { error: string; lost: boolean }): void;
+  /** The pty went quiet and the thread let go of it, all it read delivered: the caller reads it from now on. */
+  released(): void;
 }
 
 export interface PtyRead {
@@ -22,7 +24,7 @@ export interface PtyRead {
 
 /**
  * The session thread's side of the pty reader thread (pty-reader-worker.ts), started with the
- * first local pty session and shared by all of them. Reading a pty costs one system call per 4 KB;
+ * first local pty session that floods and shared by all of them. Reading a pty costs one system call per 4 KB;
  * on the session thread that work, and the event per read, is what limited bulk output.
  */
 export class PtyReaderThread {
@@ -67,7 +69,10 @@ export class PtyReaderThread {
       if (!read) return;
       if (m.op === 'attached') delete read.fd;
       else if (m.op === 'data') read.h.data(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
-      else {
+      else if (m.op === 'released') {
+        this.reads.delete(m.id);
+        read.h.released();
+      } else {
         this.reads.delete(m.id);
         read.h.end(m.error === undefined ? undefined : { error: m.error, lost: read.fd === undefined });
       }

@@ -9,19 +9,25 @@ import type { ExitInfo, TargetStream } from './target.js';
 
 /** The longest a finished program's output is drained before the pty is let go. */
 const DRAIN_LIMIT_MS = 1000;
+/** Output read here in one burst beyond which the pty goes to the reader thread (a flood)... */
+const FLOOD_BYTES = 64 * 1024;
+/** ...a burst being reads less than this apart. */
+const BURST_GAP_MS = 3;
 
 /** What of node-pty's UnixTerminal this class reaches into (stable across node-pty 1.x). */
 interface PtyInternals {
   _pty?: string;
   _fd?: number;
-  _socket?: { _handle?: { readStart(): number; readStop(): number; reading?: boolean } | null; _read(n: number): void; destroy(): void };
+  _socket?: { _handle?: { readStart(): number; readStop(): number; reading?: boolean } | null; _read(n: number): void; destroy(): void; readableLength: number };
 }
 
 /**
- * A program in a pty (node-pty). Its output is read by the pty reader thread (pty-reader.ts) and
- * arrives here in batches, one at a time: the next comes when this one has been passed on and
- * the sink is not paused. Without the reader thread (it could not take the pty, or it failed),
- * node-pty reads it here.
+ * A program in a pty (node-pty). While it is quiet or interactive node-pty reads its output here,
+ * on the session thread: a keystroke's echo goes straight to the client. When it floods, the pty
+ * reader thread (pty-reader.ts) takes over and the output arrives in batches, one at a time (the
+ * next comes when this one has been passed on and the sink is not paused), until the pty is quiet
+ * again and the thread hands it back. If the thread cannot take the pty, or fails, node-pty reads
+ * it here.
  */
 export class PtyStream implements TargetStream {
   private readonly data = new Emitter<Buffer>();
@@ -39,6 +45,9 @@ export class PtyStream implements TargetStream {
   private draining = false;
   private exitInfo: ExitInfo | undefined;
   private exited = false;
+  /** Bytes read here in the current burst, and when the last read came. */
+  private burst = 0;
+  private lastRead = 0;
 
   constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
     const hooked = preparePtyExit();
@@ -52,8 +61,7 @@ export class PtyStream implements TargetStream {
         // the program has already gone; nothing to hold
       }
     }
-    this.reader = this.readOnThread();
-    if (!this.reader) this.readHere();
+    this.proc.onData((d) => this.readHereData(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     this.proc.onExit(({ exitCode, signal }) => {
       this.releaseSlave();
       const name = signal ? signalName(signal) : undefined;
@@ -64,21 +72,41 @@ export class PtyStream implements TargetStream {
     });
   }
 
-  /** Hands the pty's output to the reader thread, and stops node-pty's own reading for good. */
+  /** Where the output is read now (for tests). */
+  readingOn(): 'session' | 'reader thread' {
+    return this.reader ? 'reader thread' : 'session';
+  }
+
+  /** Output node-pty read here: passed on, and a flood moves to the reader thread. */
+  private readHereData(d: Buffer): void {
+    this.data.emit(d);
+    const now = performance.now();
+    this.burst = now - this.lastRead < BURST_GAP_MS ? this.burst + d.length : d.length;
+    this.lastRead = now;
+    if (this.burst < FLOOD_BYTES) return;
+    this.burst = 0;
+    // Only while output flows (nothing waits in node-pty's stream) and the program runs.
+    if (this.reader || this.paused || this.draining || this.exitInfo || this.internals._socket?.readableLength !== 0) return;
+    this.reader = this.readOnThread();
+  }
+
+  /**
+   * Hands the pty's output to the reader thread and stops node-pty's own reading. Called with
+   * nothing read and not passed on (from node-pty's data event, or before the event loop has run).
+   */
   private readOnThread(): PtyRead | undefined {
     const fd = this.internals._fd;
     const socket = this.internals._socket;
     if (fd === undefined || !socket?._handle) return undefined;
-    const read = ptyReader.attach(fd, { data: (b) => this.batch(b), end: (failure) => this.readEnd(failure) });
+    const read = ptyReader.attach(fd, { data: (b) => this.batch(b), end: (failure) => this.readEnd(failure), released: () => this.released() });
     if (!read) return undefined;
-    // node-pty started reading in its constructor, but the event loop has not run since: not a byte taken.
     socket._read = () => undefined;
     socket._handle.readStop();
     socket._handle.reading = false;
     return read;
   }
 
-  /** node-pty reads the output itself (no reader thread, or it failed: the session goes on). */
+  /** node-pty reads the output here (the thread handed the pty back, cannot take it, or failed). */
   private readHere(): void {
     const socket = this.internals._socket;
     if (socket && Object.prototype.hasOwnProperty.call(socket, '_read')) {
@@ -89,8 +117,19 @@ export class PtyStream implements TargetStream {
         socket._handle.readStart();
       }
     }
-    this.proc.onData((d) => this.data.emit(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     if (this.paused) this.proc.pause();
+  }
+
+  /** The reader thread let go of a quiet pty, all it read delivered. */
+  private released(): void {
+    this.reader = undefined;
+    if (this.exitInfo === undefined) return this.readHere();
+    // The program exited as the thread let go (the detach came too late): the thread reads what is
+    // left and ends, as at any exit; if it cannot, node-pty reads on and the exit is reported now.
+    this.reader = this.readOnThread();
+    if (this.reader) return this.reader.detach();
+    this.readHere();
+    this.reportExit();
   }
 
   private batch(b: Buffer): void {

@@ -4,9 +4,11 @@ import { spawn } from 'node-pty';
 import { PtyReaderThread, ptyReader } from '../../src/targets/pty-reader.js';
 import type { ResolvedLocalTarget } from '../../src/config/targets.js';
 import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
+import type { PtyStream } from '../../src/targets/pty-stream.js';
 
-// Local pty output is read by the pty reader thread and handed to the session in batches
-// (src/targets/pty-reader.ts). These check what a session relies on: every byte, in order, the
+// Local pty output is read on the session thread while the program is quiet, and by the pty reader
+// thread while it floods, handed to the session in batches (src/targets/pty-reader.ts). These
+// check what a session relies on: every byte, in order, across the moves between the two; the
 // program held back while the session is paused, the exit reported promptly and after the last
 // byte, and reading going on in-process if the thread goes away.
 const connector = new LocalTargetConnector({ name: 't', type: 'local', shell: '/bin/bash', env: {} } as unknown as ResolvedLocalTarget);
@@ -25,8 +27,40 @@ function collect(s: TargetStream) {
 }
 
 const expected = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\r\n`).join('');
+const readingOn = (s: TargetStream) => (s as PtyStream).readingOn();
+async function until(what: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !what(); await sleep(5)) if (Date.now() > end) throw new Error('timed out waiting');
+}
 
 describe('the pty reader thread', () => {
+  it('takes a flood from the session thread and hands the pty back once it is quiet; every byte in order', async () => {
+    const s = await connector.open({ kind: 'exec', command: 'read a; seq 1 200000; read b; echo got:$b; seq 1 100000', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    const seen = new Set<string>();
+    s.onData(() => seen.add(readingOn(s)));
+    expect(readingOn(s)).toBe('session');
+    s.write(Buffer.from('go\n'));
+    await until(() => out.text().endsWith('\r\n200000\r\n'));
+    expect(seen).toEqual(new Set(['session', 'reader thread']));
+    await until(() => readingOn(s) === 'session', 2000); // quiet for 250 ms: handed back
+    s.write(Buffer.from('two\n'));
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(out.text()).toBe(`go\r\n${expected(200000)}two\r\ngot:two\r\n${expected(100000)}`);
+  });
+
+  it('leaves a quiet, interactive program on the session thread', async () => {
+    const s = await connector.open({ kind: 'exec', command: 'for i in 1 2 3 4 5; do read a; echo got:$a; done', pty, env: {}, user: 'x' });
+    const out = collect(s);
+    const seen = new Set<string>();
+    s.onData(() => seen.add(readingOn(s)));
+    for (const word of ['a', 'b', 'c', 'd', 'e']) {
+      s.write(Buffer.from(`${word}\n`));
+      await until(() => out.text().includes(`got:${word}`));
+    }
+    expect(await out.exit).toEqual({ code: 0 });
+    expect(seen).toEqual(new Set(['session']));
+  });
+
   it('delivers a flood complete and in order, then the exit', async () => {
     const s = await connector.open({ kind: 'exec', command: 'seq 1 300000', pty, env: {}, user: 'x' });
     const out = collect(s);
@@ -53,10 +87,11 @@ describe('the pty reader thread', () => {
     // A little more than the reader holds before it stops reading (256 KB): the rest waits in the kernel.
     const s = await connector.open({ kind: 'exec', command: 'seq 1 41000', pty, env: {}, user: 'x' });
     const out = collect(s);
-    let first = true;
+    let paused = false;
     s.onData(() => {
-      if (first) s.pause(); // the client's window is full from the first batch on
-      first = false;
+      // the client's window is full from the reader thread's first batch on
+      if (!paused && readingOn(s) === 'reader thread') s.pause();
+      paused ||= readingOn(s) === 'reader thread';
     });
     expect(await out.exit).toEqual({ code: 0 });
     expect(out.text()).toBe(expected(41000));
@@ -73,10 +108,9 @@ describe('the pty reader thread', () => {
   });
 
   it('goes on reading in the session thread when the reader thread stops', async () => {
-    const s = await connector.open({ kind: 'exec', command: 'read a; echo got:$a; read b; echo got:$b; seq 1 50000', pty, env: {}, user: 'x' });
+    const s = await connector.open({ kind: 'exec', command: 'seq 1 2000000; read b; echo got:$b; seq 1 50000', pty, env: {}, user: 'x' });
     const out = collect(s);
-    s.write(Buffer.from('one\n'));
-    while (!out.text().includes('got:one')) await sleep(5);
+    await until(() => readingOn(s) === 'reader thread');
     await ptyReader.stop();
     s.write(Buffer.from('two\n'));
     expect(await out.exit).toEqual({ code: 0 });
@@ -95,7 +129,7 @@ describe('the pty reader thread', () => {
     const reader = new PtyReaderThread();
     let ended: unknown;
     const ends = new Promise<void>((resolve) => {
-      const read = reader.attach((program as unknown as { _fd: number })._fd, { data: () => undefined, end: (failure) => resolve(void (ended = failure)) });
+      const read = reader.attach((program as unknown as { _fd: number })._fd, { data: () => undefined, end: (failure) => resolve(void (ended = failure)), released: () => undefined });
       expect(read).toBeDefined();
     });
     await reader.stop(); // before the new thread has even started
