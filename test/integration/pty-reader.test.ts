@@ -110,7 +110,10 @@ describe('the pty reader thread', () => {
   it('goes on reading in the session thread when the reader thread stops', async () => {
     const s = await connector.open({ kind: 'exec', command: 'seq 1 2000000; read b; echo got:$b; seq 1 50000', pty, env: {}, user: 'x' });
     const out = collect(s);
-    await until(() => readingOn(s) === 'reader thread');
+    // A batch from the thread: it has taken the pty (before that, stopping it loses nothing and no notice is due).
+    let fromThread = 0;
+    s.onData(() => (fromThread += readingOn(s) === 'reader thread' ? 1 : 0));
+    await until(() => fromThread > 0);
     await ptyReader.stop();
     s.write(Buffer.from('two\n'));
     expect(await out.exit).toEqual({ code: 0 });
