@@ -21,6 +21,15 @@ describe('the bastion CLI, run as a user runs it', () => {
     dir = mkdtempSync(join(tmpdir(), 'bastion-cli-'));
   });
 
+  it('runs as `npx bastion` and `npx bastion-player` in the repository, as the README shows', () => {
+    for (const [bin, file] of [['bastion', 'dist/src/cli.js'], ['bastion-player', 'dist/player/cli.js']] as const) {
+      // npx runs the package's own bins as programs: they must be executable after the build.
+      expect(statSync(join(ROOT, file)).mode & 0o111, file).toBe(0o111);
+      const r = spawnSync('npx', ['--no', bin, '--version'], { cwd: ROOT, encoding: 'utf8' });
+      expect({ code: r.status, stdout: r.stdout.trim() }, r.stderr).toEqual({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+$/) as unknown });
+    }
+  });
+
   it('rejects a bad config naming the file, the key path and what was expected, without a stack trace', () => {
     const cfg = join(dir, 'bad.yaml');
     writeFileSync(
