@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Screen } from '../src/recording/screen.js';
 import { verifyRef } from '../src/storage/recording-source.js';
 import { openForPlayback, type OpenOptions, type Opened } from './load.js';
@@ -26,12 +25,25 @@ export async function catMode(ref: string, o: Common): Promise<number> {
       if (code === Code.output && !closed && !process.stdout.write(data)) blocked = true;
     },
     onPiece: async () => {
-      if (blocked && !closed) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
+      if (blocked && !closed) await drainedOrClosed(process.stdout);
       blocked = false;
     },
   });
   warn(opened);
   return 0;
+}
+
+/** Resolves once the stream has drained or closed, and leaves no listener behind (it waits once per piece). */
+function drainedOrClosed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 /** `--screen-at T`: the screen's text at that moment, one line per row (trailing blank rows dropped). */

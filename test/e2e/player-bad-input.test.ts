@@ -77,6 +77,25 @@ describe('bastion-player on bad input: a clear error or a best-effort play, neve
     expect(bad.stderr).toBe('bastion-player: asciicast version 9 is not supported (this player reads versions 2 and 3)\n');
   });
 
+  it('--cat into a slow reader: all of a 40 MB recording, and nothing on stderr', async () => {
+    // The player waits for the pipe to drain many times: no listener may pile up (Node would warn).
+    const p = join(dir, 'big.cast');
+    const fd = openSync(p, 'w');
+    writeSync(fd, `${header}\n`);
+    const piece = 'y'.repeat(20_000);
+    for (let i = 0; i < 2000; i++) writeSync(fd, `${ev(i / 100, 'o', piece)}\n`);
+    closeSync(fd);
+    const r = await new Promise<{ code: number | null; count: string; stderr: string }>((resolve) => {
+      const child = spawn('sh', ['-c', `"${process.execPath}" "${PLAYER}" "${p}" --cat | (sleep 1; wc -c)`], { env: { ...process.env, NODE_OPTIONS: '' } });
+      let count = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (count += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, count: count.trim(), stderr }));
+    });
+    expect(r).toEqual({ code: 0, count: String(2000 * 20_000), stderr: '' });
+  });
+
   it('a 1 GB line is skipped without being held in memory; the events around it play', async () => {
     const p = join(dir, 'huge-line.cast');
     const fd = openSync(p, 'w');
