@@ -38,7 +38,6 @@ export class PtyStream implements TargetStream {
   /** Our own handle on the pty's slave side, held until the output is drained (see pty-exit.ts). */
   private slaveFd: number | undefined;
   private reader: PtyRead | undefined;
-  private readerEnded = false;
   private paused = false;
   private ackOwed = false;
   /** After the program's exit: every batch is taken at once, slow client or not (see drainThenRelease). */
@@ -67,7 +66,7 @@ export class PtyStream implements TargetStream {
       const name = signal ? signalName(signal) : undefined;
       this.exitInfo = name ? { code: null, signal: name } : { code: exitCode };
       // The exit is reported after the last output: the reader's end says it has all been delivered.
-      if (this.reader && !this.readerEnded) this.reader.detach();
+      if (this.reader) this.reader.detach();
       else this.reportExit();
     });
   }
@@ -139,7 +138,6 @@ export class PtyStream implements TargetStream {
   }
 
   private readEnd(failure: { error: string; lost: boolean } | undefined): void {
-    this.readerEnded = true;
     this.reader = undefined;
     if (failure && this.exitInfo === undefined) {
       // What the thread had read but not handed over is gone: say so where the user and the recording see it.
