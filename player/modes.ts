@@ -1,5 +1,5 @@
 import { Screen } from '../src/recording/screen.js';
-import { verifyRef } from '../src/storage/recording-source.js';
+import { drainedOrClosed, verifyRef } from '../src/storage/recording-source.js';
 import { openForPlayback, type OpenOptions, type Opened } from './load.js';
 import { Code } from './reader.js';
 import { applyEvent } from './seek-index.js';
@@ -31,19 +31,6 @@ export async function catMode(ref: string, o: Common): Promise<number> {
   });
   warn(opened);
   return 0;
-}
-
-/** Resolves once the stream has drained or closed, and leaves no listener behind (it waits once per piece). */
-function drainedOrClosed(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }
 
 /** `--screen-at T`: the screen's text at that moment, one line per row (trailing blank rows dropped). */

@@ -223,7 +223,8 @@ export async function* decode(src: AsyncIterable<Buffer>, maxBytes: number, warn
   }
 }
 
-function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
+/** Resolves once the stream has drained or closed, and leaves no listener behind (for waits repeated many times). */
+export function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);
