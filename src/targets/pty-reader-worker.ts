@@ -33,14 +33,23 @@ const QUIET_MS = 250;
 interface Reader {
   stream: tty.ReadStream;
   fd: number;
-  parts: Buffer[];
+  /** What was read and not sent yet: `waiting` bytes (at most HOLD + READ_SIZE). */
+  stage: Buffer;
   waiting: number;
   inFlight: boolean;
+  /** Reading stopped: HOLD bytes wait for a batch to be acknowledged. */
+  held: boolean;
   done: boolean;
   lastRead: number;
   gather?: NodeJS.Timeout;
   quiet?: NodeJS.Timeout;
 }
+
+/**
+ * Every read of every pty lands here and is copied to its reader's stage before the next: no
+ * buffer is allocated per read (a pty gives at most 4 KB per read, hundreds per MB).
+ */
+const readInto = Buffer.alloc(READ_SIZE);
 
 const readers = new Map<number, Reader>();
 const send = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
@@ -49,21 +58,16 @@ function flush(id: number, r: Reader): void {
   clearTimeout(r.gather);
   r.gather = undefined;
   if (r.waiting === 0) return;
-  // A fresh ArrayBuffer (never a pooled one): it is handed over, not copied.
+  // A fresh ArrayBuffer of the batch's size (never a pooled one): it is handed over, not copied.
   const data = new Uint8Array(r.waiting);
-  let at = 0;
-  for (const p of r.parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  r.parts = [];
+  data.set(r.stage.subarray(0, r.waiting));
   r.waiting = 0;
   r.inFlight = true;
   send({ op: 'data', id, data }, [data.buffer]);
 }
 
 /**
- * Ends a read: what the stream read ahead, then (when detached, the descriptor still open) what
+ * Ends a read: what was read and not sent, then (when detached, the descriptor still open) what
  * the kernel still holds, at most HOLD more (a background job writing on after the program
  * exited must not keep this thread, which serves every session, busy for ever); sends it all and
  * lets go of the descriptor.
@@ -73,16 +77,15 @@ function finish(id: number, r: Reader): void {
   // After an error or the end the stream has closed the descriptor: its number may already be
   // someone else's, so it is not read again.
   if (!r.stream.destroyed) {
-    const buf = Buffer.allocUnsafe(READ_SIZE);
     for (let taken = 0; taken < HOLD; ) {
+      if (r.waiting + READ_SIZE > r.stage.length) flush(id, r);
       let n = 0;
       try {
-        n = readSync(r.fd, buf, 0, buf.length, null);
+        n = readSync(r.fd, r.stage, r.waiting, READ_SIZE, null);
       } catch {
         break; // EAGAIN: nothing more now; EIO: the program and everything it started are gone
       }
       if (n <= 0) break;
-      r.parts.push(Buffer.from(buf.subarray(0, n)));
       r.waiting += n;
       taken += n;
     }
@@ -92,9 +95,9 @@ function finish(id: number, r: Reader): void {
 }
 
 /**
- * Hands a quiet pty back to the session thread: what the stream read ahead goes first, the rest
+ * Hands a quiet pty back to the session thread: what was read and not sent goes first, the rest
  * stays in the kernel for the session thread to read. All within one turn of the event loop, so
- * the stream reads nothing more.
+ * nothing more is read here.
  */
 function release(id: number, r: Reader): void {
   if (!letGo(r)) return;
@@ -102,17 +105,11 @@ function release(id: number, r: Reader): void {
   send({ op: 'released', id });
 }
 
-/** Stops taking 'data' and collects what the stream holds; false when the read was already let go. */
+/** Stops taking reads; false when the read was already let go. */
 function letGo(r: Reader): boolean {
   if (r.done) return false;
   r.done = true;
   clearTimeout(r.quiet);
-  // From here on only the caller collects: read() below would also emit 'data'.
-  r.stream.removeAllListeners('data');
-  for (let held = r.stream.read() as Buffer | null; held !== null; held = r.stream.read() as Buffer | null) {
-    r.parts.push(held);
-    r.waiting += held.length;
-  }
   return true;
 }
 
@@ -149,8 +146,10 @@ function gatherOrFlush(id: number, r: Reader, flood: boolean): void {
 
 function attach(id: number, fd: number): void {
   let stream: tty.ReadStream;
+  const r = { fd, stage: Buffer.alloc(HOLD + READ_SIZE), waiting: 0, inFlight: false, held: false, done: false, lastRead: performance.now() } as Reader;
   try {
-    stream = new tty.ReadStream(fd);
+    // Reads go straight into readInto and to onRead: no 'data' events, no stream buffering.
+    stream = new tty.ReadStream(fd, { onread: { buffer: readInto, callback: (n: number) => onRead(id, r, n) } } as ConstructorParameters<typeof tty.ReadStream>[1]);
   } catch (err) {
     try {
       closeSync(fd);
@@ -160,23 +159,30 @@ function attach(id: number, fd: number): void {
     send({ op: 'end', id, error: (err as Error).message });
     return;
   }
-  const r: Reader = { stream, fd, parts: [], waiting: 0, inFlight: false, done: false, lastRead: performance.now() };
+  r.stream = stream;
   readers.set(id, r);
   send({ op: 'attached', id }); // the descriptor is this thread's to close now
-  stream.on('data', (b: Buffer) => {
-    r.parts.push(b);
-    r.waiting += b.length;
-    const now = performance.now();
-    const flood = now - r.lastRead < BURST_GAP_MS;
-    r.lastRead = now;
-    if (r.inFlight) {
-      if (r.waiting >= HOLD) stream.pause();
-    } else gatherOrFlush(id, r, flood);
-  });
   watchQuiet(id, r);
   // EIO once the program and everything holding the pty have gone: the end of its output.
   stream.on('error', () => finish(id, r));
   stream.on('end', () => finish(id, r));
+  stream.resume(); // a tty.ReadStream starts paused
+}
+
+/** One read of N bytes in readInto. False stops reading (HOLD bytes wait): the program in the pty blocks. */
+function onRead(id: number, r: Reader, n: number): boolean {
+  if (r.done) return false; // not reached: a let-go reader's stream is destroyed in the same turn
+  r.stage.set(readInto.subarray(0, n), r.waiting);
+  r.waiting += n;
+  const now = performance.now();
+  const flood = now - r.lastRead < BURST_GAP_MS;
+  r.lastRead = now;
+  if (!r.inFlight) gatherOrFlush(id, r, flood);
+  else if (r.waiting >= HOLD) {
+    r.held = true;
+    return false;
+  }
+  return true;
 }
 
 port.on('message', (m: ToReader) => {
@@ -186,6 +192,9 @@ port.on('message', (m: ToReader) => {
   if (m.op === 'ack') {
     r.inFlight = false;
     gatherOrFlush(m.id, r, performance.now() - r.lastRead < BURST_GAP_MS);
-    if (r.stream.isPaused()) r.stream.resume();
+    if (r.held) {
+      r.held = false;
+      r.stream.resume();
+    }
   } else if (m.op === 'detach') finish(m.id, r);
 });
