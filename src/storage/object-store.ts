@@ -5,7 +5,20 @@ export interface PutOptions {
   readonly sha256: string;
   /** Have the store check the body in transit (Content-MD5): for final objects; chunks are temporary. */
   readonly verifyInTransit?: boolean;
+  /** Base64 MD5 of the body when the caller has it (a file is then not read twice for Content-MD5). */
+  readonly md5?: string;
 }
+
+/** A file uploaded as it is on disk, never held in memory whole (a recording may be gigabytes). */
+export interface FileBody {
+  readonly path: string;
+  readonly size: number;
+}
+
+/** Bytes in memory (a chunk, a manifest) or a file (a whole recording). */
+export type PutBody = Buffer | FileBody;
+
+export const bodySize = (body: PutBody): number => (Buffer.isBuffer(body) ? body.length : body.size);
 
 export interface ObjectInfo {
   readonly size: number;
@@ -14,7 +27,7 @@ export interface ObjectInfo {
 
 /** Where recordings end up. S3 in production and in the embedded default; anything with these verbs. */
 export interface ObjectStore {
-  put(key: string, body: Buffer, opts: PutOptions): Promise<void>;
+  put(key: string, body: PutBody, opts: PutOptions): Promise<void>;
   head(key: string): Promise<ObjectInfo | undefined>;
   get(key: string): Promise<Buffer>;
   list(prefix: string): AsyncIterable<string>;
@@ -24,10 +37,11 @@ export interface ObjectStore {
 }
 
 /** Puts an object and confirms it is there with the same size and hash; throws otherwise. */
-export async function putConfirmed(store: ObjectStore, key: string, body: Buffer, opts: PutOptions): Promise<void> {
+export async function putConfirmed(store: ObjectStore, key: string, body: PutBody, opts: PutOptions): Promise<void> {
   await store.put(key, body, opts);
   const info = await store.head(key);
   if (!info) throw new Error(`${store.location}/${key} is missing right after the upload`);
-  if (info.size !== body.length) throw new Error(`${store.location}/${key} has ${info.size} bytes, ${body.length} were sent`);
+  const size = bodySize(body);
+  if (info.size !== size) throw new Error(`${store.location}/${key} has ${info.size} bytes, ${size} were sent`);
   if (info.sha256 !== undefined && info.sha256 !== opts.sha256) throw new Error(`${store.location}/${key} has a different checksum than what was sent`);
 }

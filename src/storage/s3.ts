@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import {
   S3Client,
   PutObjectCommand,
@@ -8,7 +10,7 @@ import {
   DeleteObjectCommand,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
-import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+import { bodySize, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
 
 export interface S3Settings {
   readonly bucket: string;
@@ -40,17 +42,22 @@ export class S3ObjectStore implements ObjectStore {
     });
   }
 
-  /** The parameters sent with every object (also what tests check, since s3rver ignores Object Lock). */
-  putParams(key: string, body: Buffer, opts: PutOptions): PutObjectCommandInput {
+  /**
+   * The parameters sent with every object (also what tests check, since s3rver ignores Object Lock).
+   * A file is streamed from disk; its MD5, when needed, must come in `opts.md5`.
+   */
+  putParams(key: string, body: PutBody, opts: PutOptions): PutObjectCommandInput {
     const s = this.s;
+    const needMd5 = opts.verifyInTransit || s.objectLock;
+    if (needMd5 && !opts.md5 && !Buffer.isBuffer(body)) throw new Error(`uploading ${body.path} needs its MD5`);
     return {
       Bucket: s.bucket,
       Key: key,
-      Body: body,
+      Body: Buffer.isBuffer(body) ? body : createReadStream(body.path),
       ContentType: opts.contentType,
-      ContentLength: body.length,
+      ContentLength: bodySize(body),
       // S3 refuses Object Lock writes without Content-MD5 (or a checksum header), chunks included.
-      ...(opts.verifyInTransit || s.objectLock ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
+      ...(needMd5 ? { ContentMD5: opts.md5 ?? createHash('md5').update(body as Buffer).digest('base64') } : {}),
       Metadata: { sha256: opts.sha256 },
       ...(s.sse ? { ServerSideEncryption: s.sse.mode, ...(s.sse.kmsKeyId ? { SSEKMSKeyId: s.sse.kmsKeyId } : {}) } : {}),
       ...(s.objectLock
@@ -59,8 +66,9 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async put(key: string, body: Buffer, opts: PutOptions): Promise<void> {
-    const command = new PutObjectCommand(this.putParams(key, body, opts));
+  async put(key: string, body: PutBody, opts: PutOptions): Promise<void> {
+    const params = this.putParams(key, body, opts);
+    const command = new PutObjectCommand(params);
     // The body's SHA-256 is known: the signer takes it from this header instead of hashing the
     // body again (a recording chunk is megabytes), and S3 checks the body against it.
     command.middlewareStack.add(
@@ -70,7 +78,12 @@ export class S3ObjectStore implements ObjectStore {
       },
       { step: 'build', name: 'knownPayloadSha256' },
     );
-    await this.client.send(command);
+    try {
+      await this.client.send(command);
+    } finally {
+      // A file's stream is closed whatever happened (a failed request may not have read it at all).
+      if (params.Body instanceof Readable) params.Body.destroy();
+    }
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -13,6 +13,7 @@ import { parseLine, type Header } from '../recording/asciicast.js';
  *   active/ID.chunks       closed chunks of it, one JSON line each (uploaded while the session runs)
  *   active/ID.uploaded     how many of those chunks are confirmed in the object store
  *   sealed/ID.cast + ID.manifest.json   finished and signed, waiting for upload
+ *   sealed/ID.cast.gz.tmp  that recording gzipped, during its upload
  * A file leaves the spool only after the object store has confirmed it.
  */
 export class Spool {
@@ -31,7 +32,12 @@ export class Spool {
   }
 
   sealedPaths(id: string) {
-    return { cast: join(this.sealed, `${id}.cast`), manifest: join(this.sealed, `${id}.manifest.json`) };
+    return {
+      cast: join(this.sealed, `${id}.cast`),
+      manifest: join(this.sealed, `${id}.manifest.json`),
+      /** The recording gzipped for its upload (made again at each attempt). */
+      gzip: join(this.sealed, `${id}.cast.gz.tmp`),
+    };
   }
 
   // Listing and stat-ing are asynchronous: the uploader visits every running session each second,
@@ -102,6 +108,7 @@ export class Spool {
   /** After a confirmed upload. The recording goes first: a lone manifest is harmless, a lone recording would be recovered again. */
   async remove(id: string): Promise<void> {
     const s = this.sealedPaths(id);
+    await rm(s.gzip, { force: true });
     await rm(s.cast, { force: true });
     await rm(s.manifest, { force: true });
   }

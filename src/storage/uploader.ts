@@ -1,18 +1,20 @@
-import { createGzip } from 'node:zlib';
-import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import type { ChunkRecord } from '../recording/chain.js';
-import { putConfirmed, type ObjectStore } from './object-store.js';
+import { putConfirmed, type ObjectStore, type PutBody } from './object-store.js';
+import { gzipToFile, gzipToMemory, type Compressed } from './gzip-file.js';
 
 // Hashed here rather than in the thread pool: WebCrypto copies the buffer and, on two cores, its
 // thread competes with the session and recording threads (A/B: 16 % slower bulk output).
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** When the spool's disk refuses the compressed file, a recording up to this size (compressed) is uploaded from memory. */
+const MEMORY_FALLBACK_BYTES = 256 * 1024 * 1024;
 
 /** A long session's chunks are deleted this many at a time after its final upload. */
 const DELETE_PARALLEL = 16;
@@ -61,7 +63,18 @@ export class Uploader {
   private readonly due = new Map<string, number>();
 
   constructor(
-    private readonly deps: { spool: Spool; store: ObjectStore; prefix: string; clock: Clock; log: Logger; audit: AuditSink; intervalMs: number; maxBackoffMs?: number },
+    private readonly deps: {
+      spool: Spool;
+      store: ObjectStore;
+      prefix: string;
+      clock: Clock;
+      log: Logger;
+      audit: AuditSink;
+      intervalMs: number;
+      maxBackoffMs?: number;
+      /** Default MEMORY_FALLBACK_BYTES. */
+      memoryFallbackBytes?: number;
+    },
   ) {}
 
   start(): void {
@@ -214,21 +227,12 @@ export class Uploader {
     const paths = spool.sealedPaths(id);
     const base = objectBase(prefix, id);
     const manifest = await readFile(paths.manifest);
-    // Streamed through gzip (in the thread pool): the recording itself is never held whole.
-    const parts: Buffer[] = [];
-    let castBytes = 0;
-    const gzip = createGzip();
-    const collected = (async () => {
-      for await (const part of gzip) parts.push(part as Buffer);
-    })();
-    for await (const piece of createReadStream(paths.cast)) {
-      castBytes += (piece as Buffer).length;
-      if (!gzip.write(piece)) await new Promise((r) => gzip.once('drain', r));
+    const gz = await this.compress(id, paths.cast, paths.gzip);
+    try {
+      await putConfirmed(store, `${base}.cast.gz`, gz.body, { contentType: 'application/gzip', sha256: gz.sha256, md5: gz.md5, verifyInTransit: true });
+    } finally {
+      await rm(paths.gzip, { force: true });
     }
-    gzip.end();
-    await collected;
-    const gz = Buffer.concat(parts);
-    await putConfirmed(store, `${base}.cast.gz`, gz, { contentType: 'application/gzip', sha256: sha256(gz), verifyInTransit: true });
     await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest), verifyInTransit: true });
     // The chunks uploaded during the session are superseded: deleted by name (a chunk that never
     // got there is a harmless delete), not by listing, which costs as much as the whole bucket on
@@ -240,7 +244,23 @@ export class Uploader {
     }
     await spool.remove(id);
     this.health.uploaded += 1;
-    await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: castBytes, gzip_bytes: gz.length });
+    await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: gz.sourceBytes, gzip_bytes: gz.size });
+  }
+
+  /**
+   * The recording gzipped to a file beside it, streamed (a long session's recording may be larger
+   * than memory). When the disk refuses that file (full: the very moment uploads must free it),
+   * a recording of moderate size is compressed in memory instead.
+   */
+  private async compress(id: string, cast: string, gzip: string): Promise<Compressed & { body: PutBody }> {
+    try {
+      const gz = await gzipToFile(cast, gzip);
+      return { ...gz, body: { path: gzip, size: gz.size } };
+    } catch (err) {
+      await rm(gzip, { force: true }).catch(() => undefined);
+      this.deps.log.warn({ session_id: id, err: describeError(err) }, 'cannot write the compressed recording to the spool; compressing it in memory');
+      return gzipToMemory(cast, this.deps.memoryFallbackBytes ?? MEMORY_FALLBACK_BYTES);
+    }
   }
 
   private succeeded(): void {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedS3 } from '../../src/storage/embedded-s3.js';
@@ -34,6 +34,19 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
     expect(keys).toEqual(['a/b/one.bin']);
     await store.delete('a/b/one.bin');
     expect(await store.head('a/b/one.bin')).toBeUndefined();
+  });
+
+  it('streams a file body from disk exactly (the checksum trap is about streamed bodies), with its MD5 checked in transit', async () => {
+    const body = randomBytes(5 * 1024 * 1024 + 3);
+    const path = join(dir, 'upload.bin');
+    writeFileSync(path, body);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const md5 = createHash('md5').update(body).digest('base64');
+    await putConfirmed(store, 'f/one.gz', { path, size: body.length }, { contentType: 'application/gzip', sha256, md5, verifyInTransit: true });
+    expect((await store.get('f/one.gz')).equals(body)).toBe(true);
+    // s3rver does not check Content-MD5 (S3 does): what the request carries is checked below.
+    // Without an MD5 a file cannot be checked in transit: refused before anything is sent.
+    expect(() => store.putParams('f/three.gz', { path, size: body.length }, { contentType: 'application/gzip', sha256, verifyInTransit: true })).toThrow(/needs its MD5/);
   });
 
   it('sends server-side encryption and Object Lock on every object (s3rver ignores them, so the request is checked)', () => {
@@ -73,6 +86,32 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
     server.close();
     expect(seen[0]!['x-amz-content-sha256']).toBe(sha256);
     expect(String(seen[0]!.authorization)).toMatch(/SignedHeaders=[^,]*x-amz-content-sha256/);
+  });
+
+  it('sends a file with its length and the MD5 it was given, for S3 to check the bytes in transit', async () => {
+    const { createServer } = await import('node:http');
+    const got: { headers: Record<string, string | string[] | undefined>; body: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body: Buffer.concat(parts) });
+        res.writeHead(200, { etag: '"x"' }).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const spy = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const body = randomBytes(300 * 1024);
+    const path = join(dir, 'spy.bin');
+    writeFileSync(path, body);
+    const md5 = createHash('md5').update(body).digest('base64');
+    await spy.put('k.gz', { path, size: body.length }, { contentType: 'application/gzip', sha256: createHash('sha256').update(body).digest('hex'), md5, verifyInTransit: true });
+    spy.destroy();
+    server.close();
+    expect(got[0]!.headers['content-md5']).toBe(md5);
+    expect(got[0]!.headers['content-length']).toBe(String(body.length));
+    expect(got[0]!.body.equals(body)).toBe(true);
   });
 
   it('names objects PREFIX/YYYY/MM/DD/SESSION', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Recorder } from '../../src/recording/recorder.js';
@@ -19,7 +20,7 @@ function memoryStore(): ObjectStore & { keys: string[] } {
     location: 's3://mem',
     keys: [],
     async put(key, body, opts) {
-      objects.set(key, { body, sha256: opts.sha256 });
+      objects.set(key, { body: Buffer.isBuffer(body) ? body : readFileSync(body.path), sha256: opts.sha256 });
       this.keys.push(key);
     },
     async head(key) {
