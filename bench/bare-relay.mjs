@@ -4,8 +4,10 @@
 // channel with flow control. No login gate, no policy, no recording, no threads of its own.
 // What the bastion reaches without its recorder, set against this, is what the bastion's own
 // code costs; what this reaches, set against sshd, is what the platform costs.
+// With UPSTREAM (JSON: host, port, username, keyFile), a login as user `up` runs the command on
+// that SSH host instead, through an ssh2 client (the shape of the bastion's ssh target).
 //
-//   node bench/bare-relay.mjs HOST_KEY_FILE   -> prints {"port":N} and serves until SIGTERM
+//   node bench/bare-relay.mjs HOST_KEY_FILE [UPSTREAM]  -> prints {"port":N}, serves until SIGTERM
 import ssh2 from 'ssh2';
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -13,6 +15,32 @@ import { createRequire } from 'node:module';
 
 const pty = createRequire(import.meta.url)('node-pty');
 const hostKey = readFileSync(process.argv[2]);
+const upstream = process.argv[3] ? JSON.parse(process.argv[3]) : null;
+
+/** Runs COMMAND on the upstream host and relays it to CHANNEL, both ways. */
+function viaUpstream(channel, command, ptyInfo) {
+  const c = new ssh2.Client();
+  c.on('error', () => channel.close());
+  c.on('ready', () => {
+    const opts = ptyInfo ? { pty: { term: ptyInfo.term, cols: ptyInfo.cols, rows: ptyInfo.rows } } : {};
+    c.exec(command, opts, (err, up) => {
+      if (err) return channel.close();
+      up.on('data', relay(channel, up));
+      up.stderr.on('data', (d) => channel.stderr.write(d));
+      channel.on('data', (d) => up.write(d));
+      channel.on('end', () => up.end());
+      let code = 1;
+      up.on('exit', (n) => (code = n ?? 1));
+      up.on('close', () => {
+        channel.exit(code);
+        channel.end();
+        c.end();
+      });
+    });
+  });
+  c.connect({ host: upstream.host, port: upstream.port, username: upstream.username, privateKey: readFileSync(upstream.keyFile) });
+  c.setNoDelay(true);
+}
 
 /** Writes to the channel; while its window is full the source waits. */
 function relay(channel, source) {
@@ -24,7 +52,12 @@ function relay(channel, source) {
 }
 
 const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
-  client.on('authentication', (ctx) => (ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey'])));
+  let user = '';
+  client.on('authentication', (ctx) => {
+    user = ctx.username;
+    if (ctx.method === 'publickey') ctx.accept();
+    else ctx.reject(['publickey']);
+  });
   client.on('ready', () => {
     client.on('session', (accept) => {
       const session = accept();
@@ -37,7 +70,8 @@ const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
       session.on('exec', (ok, _no, info) => {
         const channel = ok();
         client.setNoDelay?.(true);
-        if (ptyInfo) {
+        if (upstream && user === 'up') viaUpstream(channel, info.command, ptyInfo);
+        else if (ptyInfo) {
           const p = pty.spawn('/bin/bash', ['-c', info.command], { name: ptyInfo.term, cols: ptyInfo.cols, rows: ptyInfo.rows, encoding: null });
           const out = relay(channel, { pause: () => p.pause(), resume: () => p.resume() });
           p.onData((d) => out(d));

@@ -6,7 +6,8 @@
 //                                 writes its JSON to $TMPDIR/bastion-bench-quick.json, not results.json
 // Options: --no-tlog (skip the sshd+tlog peer), --no-concurrency, --live (run bench/live.mjs
 // first for fresh fan-out figures), --prof DIR (CPU-profile the bastion: node --cpu-prof),
-// --diagnose (add bastion-unrec, the bastion without a recorder, to items 1-3).
+// --diagnose (add bastion-unrec, the bastion without a recorder, and ssh2-bare, a bare ssh2 relay,
+// to items 1-3; and their ssh-target shapes, bastion-unrec-ssh and ssh2-bare-ssh, to item 2).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -69,13 +70,15 @@ const R = { mode: QUICK ? 'quick' : 'full', date: new Date().toISOString(), mach
 let broken = null;
 try {
   if (!concurrencyOnly) {
-    const b = await bulk(peers, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
+    // The ssh-target diagnosis peers (--diagnose) are there for the keystroke figures only.
+    const full = peers.filter((p) => !p.keystrokeOnly);
+    const b = await bulk(full, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
     const k = await keystrokes(peers, { samples: S.samples, slices: S.slices, settle, log });
-    const l = await logins(peers, { runs: S.logins, settle, log });
+    const l = await logins(full, { runs: S.logins, settle, log });
     for (const p of peers) {
-      R.peers[p.name] = { ...b[p.name], keystroke: k[p.name], login: l[p.name] };
+      R.peers[p.name] = { errors: {}, ...b[p.name], keystroke: k[p.name], ...(l[p.name] ? { login: l[p.name] } : {}) };
       if (k[p.name].error) R.peers[p.name].errors['keystroke p50 ms'] = k[p.name].error;
-      if (l[p.name].error) R.peers[p.name].errors['login wall ms'] = l[p.name].error;
+      if (l[p.name]?.error) R.peers[p.name].errors['login wall ms'] = l[p.name].error;
     }
   }
   if (doConcurrency) {

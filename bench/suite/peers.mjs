@@ -5,7 +5,9 @@
 //   sshd-J         the same sshd reached through `ssh -J` via a second sshd (the jump host)
 //   sshd-tlog      a second sshd whose sessions run under tlog-rec-session (optional)
 //   bastion-unrec  with --diagnose: a second bastion without a recorder, local-shell target
+//   bastion-unrec-ssh  with --diagnose: that bastion's ssh target (keystrokes only)
 //   ssh2-bare      with --diagnose: bench/bare-relay.mjs, a bare ssh2 + node-pty relay (the floor)
+//   ssh2-bare-ssh  with --diagnose: the same relay to the sshd above through an ssh2 client (keystrokes only)
 // Each peer has open(command, { tty }) -> { args, env } for the OpenSSH client: bastion peers use
 // a fresh bastion user per login (TOTP codes are single-use per user and 30 s step) and answer
 // the TOTP / ticket / reason prompts with an SSH_ASKPASS script.
@@ -104,6 +106,7 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
   if (bare) {
     const entry = { port: bare.port, hostKeyLine: bareCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: bareCfg.knownHosts };
     peers.splice(1, 0, { name: 'bastion-unrec', kind: 'bastion', recorded: false, pid: bare.pid, entry, open: viaBastion('shell', bare, bareCfg) });
+    peers.push({ name: 'bastion-unrec-ssh', kind: 'bastion', recorded: false, keystrokeOnly: true, pid: bare.pid, entry, open: viaBastion('up', bare, bareCfg) });
   }
   // A/B of a change (BENCH_OTHER=/other/checkout, built): that checkout's bastion, recording on, local target.
   let other = null;
@@ -118,17 +121,19 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
   // Diagnosis only: bench/bare-relay.mjs, a bare ssh2 + node-pty relay (the platform's floor).
   let relay = null;
   if (unrecorded) {
-    relay = await startRelay(join(cfg.dir, 'keys/host'));
+    relay = await startRelay(join(cfg.dir, 'keys/host'), { host: '127.0.0.1', port: sshd.port, username: me, keyFile: client.key });
     const relayKnown = join(dir, 'known_hosts_relay');
     writeFileSync(relayKnown, `[127.0.0.1]:${relay.port} ${cfg.hostPublic}\n`);
     const entry = { port: relay.port, hostKeyLine: cfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: relayKnown };
-    peers.push({
-      name: 'ssh2-bare', kind: 'relay', recorded: false, pid: relay.pid, entry,
+    const bareRelay = (name, user, keystrokeOnly = false) => ({
+      name, kind: 'relay', recorded: false, keystrokeOnly, pid: relay.pid, entry,
       open: (command, { tty, port = relay.port }) => ({
-        args: ['-F', '/dev/null', ...(tty ? ['-tt'] : ['-T']), '-p', String(port), '-i', client.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${relayKnown}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR', `${me}@127.0.0.1`, ...(command ? [command] : [])],
+        args: ['-F', '/dev/null', ...(tty ? ['-tt'] : ['-T']), '-p', String(port), '-i', client.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${relayKnown}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, ...(command ? [command] : [])],
         env: {},
       }),
     });
+    // ssh2-bare-ssh: the same relay to the sshd above through an ssh2 client (user `up`), the shape of bastion-ssh.
+    peers.push(bareRelay('ssh2-bare', me), bareRelay('ssh2-bare-ssh', 'up', true));
   }
   if (tlogSshd) peers.push({ name: 'sshd-tlog', kind: 'sshd', recorded: true, entry: entryOf(tlogSshd), open: direct((port = tlogSshd.port) => ['-p', String(port)]) });
 
@@ -154,8 +159,8 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
 }
 
 /** bench/bare-relay.mjs in its own process. */
-async function startRelay(hostKeyFile) {
-  const proc = spawn(process.execPath, [new URL('../bare-relay.mjs', import.meta.url).pathname, hostKeyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startRelay(hostKeyFile, upstream) {
+  const proc = spawn(process.execPath, [new URL('../bare-relay.mjs', import.meta.url).pathname, hostKeyFile, JSON.stringify(upstream)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const { port } = await new Promise((resolve, reject) => {
     proc.stdout.once('data', (d) => resolve(JSON.parse(String(d).split('\n')[0])));
     proc.once('exit', (code) => reject(new Error(`bench/bare-relay.mjs exited (${code}) before it listened`)));
