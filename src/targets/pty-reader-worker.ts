@@ -146,10 +146,11 @@ function gatherOrFlush(id: number, r: Reader, flood: boolean): void {
 
 function attach(id: number, fd: number): void {
   let stream: tty.ReadStream;
-  const r = { fd, stage: Buffer.alloc(HOLD + READ_SIZE), waiting: 0, inFlight: false, held: false, done: false, lastRead: performance.now() } as Reader;
   try {
     // Reads go straight into readInto and to onRead: no 'data' events, no stream buffering.
-    stream = new tty.ReadStream(fd, { onread: { buffer: readInto, callback: (n: number) => onRead(id, r, n) } } as ConstructorParameters<typeof tty.ReadStream>[1]);
+    // (`onread` is net.Socket's; @types/node lists it for connect() only.)
+    const onread = { buffer: readInto, callback: (n: number) => onRead(id, r, n) };
+    stream = new tty.ReadStream(fd, { onread } as ConstructorParameters<typeof tty.ReadStream>[1]);
   } catch (err) {
     try {
       closeSync(fd);
@@ -159,7 +160,8 @@ function attach(id: number, fd: number): void {
     send({ op: 'end', id, error: (err as Error).message });
     return;
   }
-  r.stream = stream;
+  // Read from only once the stream is resumed below.
+  const r: Reader = { stream, fd, stage: Buffer.alloc(HOLD + READ_SIZE), waiting: 0, inFlight: false, held: false, done: false, lastRead: performance.now() };
   readers.set(id, r);
   send({ op: 'attached', id }); // the descriptor is this thread's to close now
   watchQuiet(id, r);
