@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
 import {
   S3Client,
   PutObjectCommand,
@@ -44,7 +43,8 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * The parameters sent with every object (also what tests check, since s3rver ignores Object Lock).
-   * A file is streamed from disk; its MD5, when needed, must come in `opts.md5`.
+   * A file's body is not among them: `put` streams it from disk. Its MD5, when needed, must come
+   * in `opts.md5`.
    */
   putParams(key: string, body: PutBody, opts: PutOptions): PutObjectCommandInput {
     const s = this.s;
@@ -53,7 +53,7 @@ export class S3ObjectStore implements ObjectStore {
     return {
       Bucket: s.bucket,
       Key: key,
-      Body: Buffer.isBuffer(body) ? body : createReadStream(body.path),
+      ...(Buffer.isBuffer(body) ? { Body: body } : {}),
       ContentType: opts.contentType,
       ContentLength: bodySize(body),
       // S3 refuses Object Lock writes without Content-MD5 (or a checksum header), chunks included.
@@ -68,22 +68,39 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: PutBody, opts: PutOptions): Promise<void> {
     const params = this.putParams(key, body, opts);
+    if (Buffer.isBuffer(body)) return this.send(params, opts.sha256);
+    // Opened here, so that a missing file is an ordinary failure; a read error midway aborts the
+    // request (the SDK pipes the stream and would leave its error uncaught, and the request waiting).
+    const file = await open(body.path, 'r');
+    const abort = new AbortController();
+    let readError: unknown;
+    const stream = file.createReadStream({ autoClose: false });
+    stream.on('error', (err) => {
+      readError = err;
+      abort.abort(err);
+    });
+    try {
+      await this.send({ ...params, Body: stream }, opts.sha256, abort.signal);
+    } catch (err) {
+      throw readError ?? err;
+    } finally {
+      stream.destroy();
+      await file.close();
+    }
+  }
+
+  private async send(params: PutObjectCommandInput, sha256: string, abortSignal?: AbortSignal): Promise<void> {
     const command = new PutObjectCommand(params);
     // The body's SHA-256 is known: the signer takes it from this header instead of hashing the
     // body again (a recording chunk is megabytes), and S3 checks the body against it.
     command.middlewareStack.add(
       (next) => (args) => {
-        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = opts.sha256;
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = sha256;
         return next(args);
       },
       { step: 'build', name: 'knownPayloadSha256' },
     );
-    try {
-      await this.client.send(command);
-    } finally {
-      // A file's stream is closed whatever happened (a failed request may not have read it at all).
-      if (params.Body instanceof Readable) params.Body.destroy();
-    }
+    await this.client.send(command, abortSignal ? { abortSignal } : {});
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -49,6 +49,15 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
     expect(() => store.putParams('f/three.gz', { path, size: body.length }, { contentType: 'application/gzip', sha256, verifyInTransit: true })).toThrow(/needs its MD5/);
   });
 
+  it('fails an upload whose file cannot be read (missing, or a read error midway) as an ordinary error', async () => {
+    const opts = { contentType: 'application/gzip', sha256: 'ab'.repeat(32), md5: createHash('md5').update('').digest('base64'), verifyInTransit: true };
+    await expect(store.put('f/missing.gz', { path: join(dir, 'no-such-file'), size: 10 }, opts)).rejects.toThrow(/ENOENT/);
+    // A directory opens, then fails at the first read: the request is aborted, nothing is stored,
+    // and no error escapes (vitest fails the run on an uncaught one).
+    await expect(store.put('f/dir.gz', { path: dir, size: 10 }, opts)).rejects.toThrow(/EISDIR/);
+    expect(await store.head('f/dir.gz')).toBeUndefined();
+  });
+
   it('sends server-side encryption and Object Lock on every object (s3rver ignores them, so the request is checked)', () => {
     const locked = new S3ObjectStore({
       bucket: 'rec',
