@@ -14,6 +14,13 @@ export interface Compressed {
   readonly md5: string;
 }
 
+/** The compressed copy could not be written (the disk is full, over quota, failing): the recording itself is fine. */
+export class CopyNotWritten extends Error {
+  constructor(cause: unknown) {
+    super(`cannot write the compressed copy: ${(cause as Error).message ?? String(cause)}`, { cause });
+  }
+}
+
 /** Counts and hashes what flows through, as the stages of a pipeline. */
 function meter() {
   const sha256 = createHash('sha256');
@@ -43,19 +50,24 @@ function meter() {
 
 /**
  * Compresses the recording at SRC into DEST (0600), hashing the result on the way: neither is
- * ever held in memory whole, however long the session was. Gzip runs in the thread pool.
+ * ever held in memory whole, however long the session was. Gzip runs in the thread pool. A
+ * failure to write DEST is a CopyNotWritten; a failure to read SRC is itself.
  */
 export async function gzipToFile(src: string, dest: string): Promise<Compressed> {
   const input = meter();
   const output = meter();
-  await pipeline(createReadStream(src), input.count, createGzip(), output.hash, createWriteStream(dest, { mode: 0o600 }));
+  const out = createWriteStream(dest, { mode: 0o600 });
+  let writeError: unknown;
+  out.once('error', (err) => (writeError = err));
+  try {
+    await pipeline(createReadStream(src), input.count, createGzip(), output.hash, out);
+  } catch (err) {
+    throw writeError !== undefined ? new CopyNotWritten(writeError) : err;
+  }
   return { sourceBytes: input.bytes, size: output.bytes, ...output.digests() };
 }
 
-/**
- * The same into memory, for when the spool's disk refuses the compressed file (full, or over
- * quota): at most LIMIT compressed bytes, beyond which it gives up rather than risk the process.
- */
+/** The same into memory: at most LIMIT compressed bytes, beyond which it gives up rather than risk the process. */
 export async function gzipToMemory(src: string, limit: number): Promise<Compressed & { body: Buffer }> {
   const input = meter();
   const output = meter();
@@ -63,7 +75,7 @@ export async function gzipToMemory(src: string, limit: number): Promise<Compress
   await pipeline(createReadStream(src), input.count, createGzip(), output.hash, async (source: AsyncIterable<Buffer>) => {
     for await (const b of source) {
       parts.push(b);
-      if (output.bytes > limit) throw new Error(`the compressed recording is over ${Math.round(limit / 1048576)} MB, too large to upload from memory`);
+      if (output.bytes > limit) throw new Error(`it is over ${Math.round(limit / 1048576)} MB compressed, too large to compress in memory`);
     }
   });
   return { sourceBytes: input.bytes, size: output.bytes, ...output.digests(), body: Buffer.concat(parts) };

@@ -92,9 +92,13 @@ export class Spool {
     await rm(a.uploaded, { force: true });
   }
 
-  /** A crash mid-seal: finish it with the durable manifest, or send the recording back to active/ to be recovered. */
+  /**
+   * A crash mid-seal: finish it with the durable manifest, or send the recording back to active/ to
+   * be recovered. A crash mid-upload: its compressed copy goes (it is made again for the upload).
+   */
   async recoverOrphans(): Promise<void> {
     for (const f of readdirSync(this.sealed)) {
+      if (f.endsWith('.cast.gz.tmp')) await rm(join(this.sealed, f), { force: true });
       if (!f.endsWith('.cast')) continue;
       const id = f.slice(0, -5);
       const { manifest } = this.sealedPaths(id);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
@@ -7,14 +8,27 @@ import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import type { ChunkRecord } from '../recording/chain.js';
 import { putConfirmed, type ObjectStore, type PutBody } from './object-store.js';
-import { gzipToFile, gzipToMemory, type Compressed } from './gzip-file.js';
+import { CopyNotWritten, gzipToFile, gzipToMemory, type Compressed } from './gzip-file.js';
 
 // Hashed here rather than in the thread pool: WebCrypto copies the buffer and, on two cores, its
 // thread competes with the session and recording threads (A/B: 16 % slower bulk output).
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** When the spool's disk refuses the compressed file, a recording up to this size (compressed) is uploaded from memory. */
-const MEMORY_FALLBACK_BYTES = 256 * 1024 * 1024;
+/**
+ * A recording up to this size is gzipped in memory for its upload, and one too large for that, when
+ * the spool has no room for a compressed copy, if it compresses to this size.
+ */
+const MEMORY_BYTES = 64 * 1024 * 1024;
+/** Free space a compressed copy must leave in the spool, for the live sessions' recordings: 5 % of the disk, at most 1 GB. */
+const reserveOf = (total: number) => Math.min(1024 ** 3, total * 0.05);
+
+/** Free (for unprivileged users) and total bytes of the filesystem holding DIR. */
+export async function spaceOf(dir: string): Promise<{ free: number; total: number }> {
+  const s = await statfs(dir);
+  return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+}
+
+const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 
 /** A long session's chunks are deleted this many at a time after its final upload. */
 const DELETE_PARALLEL = 16;
@@ -72,8 +86,10 @@ export class Uploader {
       audit: AuditSink;
       intervalMs: number;
       maxBackoffMs?: number;
-      /** Default MEMORY_FALLBACK_BYTES. */
-      memoryFallbackBytes?: number;
+      /** Default MEMORY_BYTES. */
+      memoryBytes?: number;
+      /** Default: statfs. Replaced in tests (a disk cannot be filled on demand). */
+      spaceOf?: (dir: string) => Promise<{ free: number; total: number }>;
     },
   ) {}
 
@@ -231,7 +247,7 @@ export class Uploader {
     try {
       await putConfirmed(store, `${base}.cast.gz`, gz.body, { contentType: 'application/gzip', sha256: gz.sha256, md5: gz.md5, verifyInTransit: true });
     } finally {
-      await rm(paths.gzip, { force: true });
+      if (!Buffer.isBuffer(gz.body)) await this.removeCopy(id, paths.gzip);
     }
     await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest), verifyInTransit: true });
     // The chunks uploaded during the session are superseded: deleted by name (a chunk that never
@@ -248,19 +264,40 @@ export class Uploader {
   }
 
   /**
-   * The recording gzipped to a file beside it, streamed (a long session's recording may be larger
-   * than memory). When the disk refuses that file (full: the very moment uploads must free it),
-   * a recording of moderate size is compressed in memory instead.
+   * The recording gzipped for its upload. A small one in memory, using no disk; a larger one to a
+   * file beside it, streamed (a long session's recording may be larger than memory), when the
+   * spool's disk has room for that and a reserve: the live sessions' recordings must not be the
+   * ones to find the disk full. Without the room, or when the disk refuses the file, it is
+   * compressed in memory if it compresses small enough; otherwise it waits in the spool for room.
    */
   private async compress(id: string, cast: string, gzip: string): Promise<Compressed & { body: PutBody }> {
+    const limit = this.deps.memoryBytes ?? MEMORY_BYTES;
+    const { size } = await stat(cast);
+    if (size <= limit) return gzipToMemory(cast, limit);
+    const { free, total } = await (this.deps.spaceOf ?? spaceOf)(dirname(gzip));
+    const needed = size + reserveOf(total); // gzip adds at most a few bytes per 16 KB to what it cannot compress
+    let why: string;
+    if (free >= needed) {
+      try {
+        const gz = await gzipToFile(cast, gzip);
+        return { ...gz, body: { path: gzip, size: gz.size } };
+      } catch (err) {
+        if (!(err instanceof CopyNotWritten)) throw err;
+        await this.removeCopy(id, gzip);
+        why = err.message;
+      }
+    } else why = `the spool has ${mb(free)} free, a compressed copy needs up to ${mb(size)} and leaves ${mb(reserveOf(total))} for live sessions`;
+    this.deps.log.warn({ session_id: id, reason: why }, 'no compressed copy of the recording in the spool; compressing it in memory');
     try {
-      const gz = await gzipToFile(cast, gzip);
-      return { ...gz, body: { path: gzip, size: gz.size } };
+      return await gzipToMemory(cast, limit);
     } catch (err) {
-      await rm(gzip, { force: true }).catch(() => undefined);
-      this.deps.log.warn({ session_id: id, err: describeError(err) }, 'cannot write the compressed recording to the spool; compressing it in memory');
-      return gzipToMemory(cast, this.deps.memoryFallbackBytes ?? MEMORY_FALLBACK_BYTES);
+      throw new Error(`recording ${id} waits in the spool: ${why}, and ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** The compressed copy is disposable: failing to remove it must not fail the upload (the next attempt overwrites it, start-up removes it). */
+  private async removeCopy(id: string, gzip: string): Promise<void> {
+    await rm(gzip, { force: true }).catch((err: unknown) => this.deps.log.warn({ session_id: id, err: describeError(err) }, 'cannot remove the compressed copy of a recording'));
   }
 
   private succeeded(): void {

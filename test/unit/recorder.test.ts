@@ -165,4 +165,18 @@ describe('Spool sealing after a crash', () => {
     expect(await spool.activeIds()).toEqual([id]);
     expect(await spool.recover(id)).toMatchObject({ incomplete: true, session_id: id });
   });
+
+  it('removes the compressed copy an upload left behind, and nothing else of the recording', async () => {
+    const { writeFileSync, existsSync, readdirSync } = await import('node:fs');
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'rec-')));
+    const id = 's-20261123T000000Z-00000004';
+    const p = spool.sealedPaths(id);
+    writeFileSync(p.cast, JSON.stringify(header(id)) + '\n');
+    writeFileSync(p.manifest, '{}');
+    writeFileSync(p.gzip, 'half a gzip');
+    await spool.recoverOrphans();
+    expect(existsSync(p.gzip)).toBe(false);
+    expect(readdirSync(spool.sealed).sort()).toEqual([`${id}.cast`, `${id}.manifest.json`]);
+    expect(await spool.sealedIds()).toEqual([id]);
+  });
 });

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Recorder } from '../../src/recording/recorder.js';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { Spool } from '../../src/storage/spool.js';
-import { Uploader } from '../../src/storage/uploader.js';
+import { Uploader, spaceOf } from '../../src/storage/uploader.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import type { Header } from '../../src/recording/asciicast.js';
 import { signManifest } from '../../src/recording/manifest.js';
@@ -113,5 +113,17 @@ describe('Uploader: chunks of a live recording', () => {
     expect(store.keys.filter((k) => k.includes('/chunks/'))).toEqual([]);
     expect(store.keys.map((k) => k.split('/').pop())).toEqual([`${id}.cast.gz`, `${id}.manifest.json`]);
     expect(uploader.getHealth()).toMatchObject({ pending: 0, uploaded: 1 });
+  });
+});
+
+describe('Uploader: the room a compressed copy of a recording needs', () => {
+  it('reads the spool filesystem\'s free and total space as df does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upl-space-'));
+    const df = spawnSync('df', ['-B1', '--output=avail,size', dir], { encoding: 'utf8' });
+    expect(df.status).toBe(0);
+    const [avail, size] = df.stdout.trim().split('\n')[1]!.trim().split(/\s+/).map(Number);
+    const got = await spaceOf(dir);
+    expect(got.total).toBe(size);
+    expect(Math.abs(got.free - avail!)).toBeLessThan(Math.max(64 * 1024 * 1024, avail! * 0.01)); // other writers move it a little
   });
 });
