@@ -1,34 +1,17 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rm, stat, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readFile } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import type { ChunkRecord } from '../recording/chain.js';
-import { putConfirmed, type ObjectStore, type PutBody } from './object-store.js';
-import { CopyNotWritten, gzipToFile, gzipToMemory, type Compressed } from './gzip-file.js';
+import { putConfirmed, type ObjectStore } from './object-store.js';
+import { compressForUpload, removeCopy, type SpaceOf } from './compress-for-upload.js';
 
 // Hashed here rather than in the thread pool: WebCrypto copies the buffer and, on two cores, its
 // thread competes with the session and recording threads (A/B: 16 % slower bulk output).
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/**
- * A recording up to this size is gzipped in memory for its upload, and one too large for that, when
- * the spool has no room for a compressed copy, if it compresses to this size.
- */
-const MEMORY_BYTES = 64 * 1024 * 1024;
-/** Free space a compressed copy must leave in the spool, for the live sessions' recordings: 5 % of the disk, at most 1 GB. */
-const reserveOf = (total: number) => Math.min(1024 ** 3, total * 0.05);
-
-/** Free (for unprivileged users) and total bytes of the filesystem holding DIR. */
-export async function spaceOf(dir: string): Promise<{ free: number; total: number }> {
-  const s = await statfs(dir);
-  return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
-}
-
-const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 
 /** A long session's chunks are deleted this many at a time after its final upload. */
 const DELETE_PARALLEL = 16;
@@ -86,10 +69,10 @@ export class Uploader {
       audit: AuditSink;
       intervalMs: number;
       maxBackoffMs?: number;
-      /** Default MEMORY_BYTES. */
+      /** See compressForUpload. */
       memoryBytes?: number;
       /** Default: statfs. Replaced in tests (a disk cannot be filled on demand). */
-      spaceOf?: (dir: string) => Promise<{ free: number; total: number }>;
+      spaceOf?: SpaceOf;
     },
   ) {}
 
@@ -243,11 +226,12 @@ export class Uploader {
     const paths = spool.sealedPaths(id);
     const base = objectBase(prefix, id);
     const manifest = await readFile(paths.manifest);
-    const gz = await this.compress(id, paths.cast, paths.gzip);
+    const { log, memoryBytes, spaceOf } = this.deps;
+    const gz = await compressForUpload({ id, cast: paths.cast, copy: paths.gzip, log, memoryBytes, spaceOf });
     try {
       await putConfirmed(store, `${base}.cast.gz`, gz.body, { contentType: 'application/gzip', sha256: gz.sha256, md5: gz.md5, verifyInTransit: true });
     } finally {
-      if (!Buffer.isBuffer(gz.body)) await this.removeCopy(id, paths.gzip);
+      if (!Buffer.isBuffer(gz.body)) await removeCopy(id, paths.gzip, log);
     }
     await putConfirmed(store, `${base}.manifest.json`, manifest, { contentType: 'application/json', sha256: sha256(manifest), verifyInTransit: true });
     // The chunks uploaded during the session are superseded: deleted by name (a chunk that never
@@ -261,43 +245,6 @@ export class Uploader {
     await spool.remove(id);
     this.health.uploaded += 1;
     await audit.record({ type: 'recording.uploaded', session_id: id, object: `${store.location}/${base}.cast.gz`, bytes: gz.sourceBytes, gzip_bytes: gz.size });
-  }
-
-  /**
-   * The recording gzipped for its upload. A small one in memory, using no disk; a larger one to a
-   * file beside it, streamed (a long session's recording may be larger than memory), when the
-   * spool's disk has room for that and a reserve: the live sessions' recordings must not be the
-   * ones to find the disk full. Without the room, or when the disk refuses the file, it is
-   * compressed in memory if it compresses small enough; otherwise it waits in the spool for room.
-   */
-  private async compress(id: string, cast: string, gzip: string): Promise<Compressed & { body: PutBody }> {
-    const limit = this.deps.memoryBytes ?? MEMORY_BYTES;
-    const { size } = await stat(cast);
-    if (size <= limit) return gzipToMemory(cast, limit);
-    const { free, total } = await (this.deps.spaceOf ?? spaceOf)(dirname(gzip));
-    const needed = size + reserveOf(total); // gzip adds at most a few bytes per 16 KB to what it cannot compress
-    let why: string;
-    if (free >= needed) {
-      try {
-        const gz = await gzipToFile(cast, gzip);
-        return { ...gz, body: { path: gzip, size: gz.size } };
-      } catch (err) {
-        if (!(err instanceof CopyNotWritten)) throw err;
-        await this.removeCopy(id, gzip);
-        why = err.message;
-      }
-    } else why = `the spool has ${mb(free)} free, a compressed copy needs up to ${mb(size)} and leaves ${mb(reserveOf(total))} for live sessions`;
-    this.deps.log.warn({ session_id: id, reason: why }, 'no compressed copy of the recording in the spool; compressing it in memory');
-    try {
-      return await gzipToMemory(cast, limit);
-    } catch (err) {
-      throw new Error(`recording ${id} waits in the spool: ${why}, and ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  /** The compressed copy is disposable: failing to remove it must not fail the upload (the next attempt overwrites it, start-up removes it). */
-  private async removeCopy(id: string, gzip: string): Promise<void> {
-    await rm(gzip, { force: true }).catch((err: unknown) => this.deps.log.warn({ session_id: id, err: describeError(err) }, 'cannot remove the compressed copy of a recording'));
   }
 
   private succeeded(): void {
