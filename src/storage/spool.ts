@@ -13,7 +13,7 @@ import { parseLine, type Header } from '../recording/asciicast.js';
  *   active/ID.chunks       closed chunks of it, one JSON line each (uploaded while the session runs)
  *   active/ID.uploaded     how many of those chunks are confirmed in the object store
  *   sealed/ID.cast + ID.manifest.json   finished and signed, waiting for upload
- *   sealed/ID.cast.gz.tmp  that recording gzipped, during its upload
+ *   sealed/ID.cast.gz.tmp  a large one gzipped, during its upload
  * A file leaves the spool only after the object store has confirmed it.
  */
 export class Spool {
@@ -35,7 +35,7 @@ export class Spool {
     return {
       cast: join(this.sealed, `${id}.cast`),
       manifest: join(this.sealed, `${id}.manifest.json`),
-      /** The recording gzipped for its upload (made again at each attempt). */
+      /** A large recording gzipped for its upload (made again at each attempt). */
       gzip: join(this.sealed, `${id}.cast.gz.tmp`),
     };
   }
