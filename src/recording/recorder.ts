@@ -182,11 +182,12 @@ export class Recorder {
   private async writeOut(sync: boolean): Promise<void> {
     if (this.failed) return;
     if (this.pending.length > 0) {
-      const bytes = this.pending.take();
+      const size = this.pending.length;
+      const pieces = this.pending.take();
       if (this.offset === this.chunkStart) this.chunkStartedAt = this.o.clock.now();
       // Hashed while the thread pool writes (a failed write fails the recording: the hash is moot then).
-      const written = this.fh.write(bytes);
-      this.chunkHash.update(bytes);
+      const written = this.fh.writev(pieces);
+      for (const p of pieces) this.chunkHash.update(p);
       let took: number;
       try {
         took = (await written).bytesWritten;
@@ -196,13 +197,13 @@ export class Recorder {
       }
       // A disk that fills up takes part of a write before it refuses the next: those bytes are not
       // counted, so no chunk vouches for bytes the spool does not hold.
-      if (took < bytes.length) return this.fail(new Error(`the spool took only ${took} of ${bytes.length} bytes (its disk is full?)`));
-      this.pending.reuse(bytes);
-      this.offset += bytes.length;
+      if (took < size) return this.fail(new Error(`the spool took only ${took} of ${size} bytes (its disk is full?)`));
+      this.pending.reuse(pieces);
+      this.offset += size;
       // Bulk output closes chunks by size as it comes, so no chunk grows past chunkBytes however
       // fast the session writes, and the uploader never holds more than one chunk's bytes.
       if (this.offset - this.chunkStart >= this.o.chunkBytes) void this.closeChunk(true);
-    } else if (sync) this.pending.trim(); // quiet: let go of what bulk output grew
+    }
     if (!sync) return;
     void this.syncTo(this.offset);
     // Chunks close by age on the fsync timer, one flush early, so none waits longer than chunkMs;

@@ -58,6 +58,11 @@ export class Uploader {
   private readonly grown = new Set<string>();
   /** Active recordings whose newest chunks are not due yet (closed by size in a burst): when they are. */
   private readonly due = new Map<string, number>();
+  /**
+   * What chunks are read into, kept while chunks keep coming: a fresh 32 MB buffer per chunk costs
+   * a page fault every 4 KB of it, in the middle of the session whose output it is.
+   */
+  private chunkBuffer?: Buffer;
 
   constructor(
     private readonly deps: {
@@ -164,6 +169,7 @@ export class Uploader {
     if (failure === undefined) this.succeeded();
     else await this.failed(failure);
     this.health.pending = await this.countPending();
+    if (this.due.size === 0 && this.grown.size === 0) this.chunkBuffer = undefined; // no chunk on its way
   }
 
   /** Chunks waiting: every sealed recording, and active recordings' chunks not uploaded yet (as last read, or told). */
@@ -207,8 +213,12 @@ export class Uploader {
       throw err;
     }
     try {
-      for (const c of chunks.slice(uploaded)) {
-        const body = Buffer.allocUnsafe(c.length); // filled by the read (its length is checked)
+      const todo = chunks.slice(uploaded);
+      const longest = Math.max(...todo.map((c) => c.length));
+      if (!this.chunkBuffer || this.chunkBuffer.length < longest) this.chunkBuffer = Buffer.allocUnsafeSlow(longest);
+      for (const c of todo) {
+        // Filled by the read (its length is checked); free again once the store has confirmed it.
+        const body = this.chunkBuffer.subarray(0, c.length);
         const { bytesRead } = await fh.read(body, 0, c.length, c.offset);
         // The bytes must still be the ones the recorder hashed: a spool file changed or cut on disk is not uploaded as if intact.
         if (bytesRead !== c.length || sha256(body) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
