@@ -59,8 +59,9 @@ function flush(id: number, r: Reader): void {
   r.gather = undefined;
   if (r.waiting === 0) return;
   // A fresh ArrayBuffer of the batch's size (never a pooled one): it is handed over, not copied.
-  const data = new Uint8Array(r.waiting);
-  data.set(r.stage.subarray(0, r.waiting));
+  // Not zero-filled first: the copy fills it whole.
+  const data = Buffer.allocUnsafeSlow(r.waiting);
+  r.stage.copy(data, 0, 0, r.waiting);
   r.waiting = 0;
   r.inFlight = true;
   send({ op: 'data', id, data }, [data.buffer]);
