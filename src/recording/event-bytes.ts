@@ -41,6 +41,7 @@ export class EventBytes {
 
   /** Appends text (a header, a line made by encodeEvent) as UTF-8. */
   text(s: string): void {
+    if (s.length === 0) return;
     if (this.slabs.length === 0) this.addSlab();
     if (s.length * 3 <= this.roomInLast()) {
       this.advance(this.last().write(s, this.lastFill(), 'utf8'));

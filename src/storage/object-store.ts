@@ -27,6 +27,7 @@ export interface ObjectInfo {
 
 /** Where recordings end up. S3 in production and in the embedded default; anything with these verbs. */
 export interface ObjectStore {
+  /** Stores `body` under `key`; once it resolves, the store keeps no reference to a Buffer body (the caller may reuse it). */
   put(key: string, body: PutBody, opts: PutOptions): Promise<void>;
   head(key: string): Promise<ObjectInfo | undefined>;
   get(key: string): Promise<Buffer>;

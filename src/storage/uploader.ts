@@ -214,7 +214,7 @@ export class Uploader {
     }
     try {
       const todo = chunks.slice(uploaded);
-      const longest = Math.max(...todo.map((c) => c.length));
+      const longest = todo.reduce((n, c) => Math.max(n, c.length), 0);
       if (!this.chunkBuffer || this.chunkBuffer.length < longest) this.chunkBuffer = Buffer.allocUnsafeSlow(longest);
       for (const c of todo) {
         // Filled by the read (its length is checked); free again once the store has confirmed it.

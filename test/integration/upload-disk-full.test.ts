@@ -27,7 +27,7 @@ const [root, memoryBytes, free] = process.argv.slice(2);
 const objects = new Map();
 const store = {
   location: 's3://mem',
-  async put(key, body) { objects.set(key, { bytes: Buffer.isBuffer(body) ? body : readFileSync(body.path), from: Buffer.isBuffer(body) ? 'memory' : 'file' }); },
+  async put(key, body) { objects.set(key, { bytes: Buffer.isBuffer(body) ? Buffer.from(body) : readFileSync(body.path), from: Buffer.isBuffer(body) ? 'memory' : 'file' }); },
   async head(key) { const o = objects.get(key); return o ? { size: o.bytes.length } : undefined; },
   async get(key) { return objects.get(key).bytes; },
   async *list() {},

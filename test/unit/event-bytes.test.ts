@@ -22,21 +22,32 @@ describe('EventBytes (encoded asciicast lines in pooled slabs)', () => {
   });
 
   it('splits data only before the first byte of a character, whatever the slab boundary', () => {
-    // Shift 4-byte characters across every position of a slab boundary.
-    for (let shift = 0; shift < 8; shift++) {
+    // The first slab has room for 600-603 bytes of data at its worst escape (6 bytes a byte), so the
+    // cut falls 0-3 bytes into a 4-byte character and has to step back as many; what room is left
+    // then (under 6 x MIN_PIECE) sends the rest of the data to the next slab.
+    const head = '[0.000000, "o", "'.length;
+    for (let back = 0; back < 4; back++) {
       const b = new EventBytes();
-      b.text('x'.repeat(SLAB_BYTES - 40 - shift));
+      const before = 'x'.repeat(SLAB_BYTES - head - 6 * (600 + back));
+      b.text(before);
       const data = Buffer.from('😀'.repeat(300) + 'é'.repeat(300));
       expect(b.event(0, 'o', data)).toBe(true);
-      expect(joined(b)).toBe('x'.repeat(SLAB_BYTES - 40 - shift) + encodeEvent(0, 'o', data.toString('utf8')) + '\n');
+      const pieces = b.take();
+      expect(pieces.map((p) => p.length)[0]).toBe(before.length + head + 600); // 150 whole characters went into the first slab
+      expect(Buffer.concat(pieces).toString('utf8')).toBe(before + encodeEvent(0, 'o', data.toString('utf8')) + '\n');
     }
   });
 
   it('takes back an event that is not whole UTF-8, even one already spread over several slabs', () => {
+    const warm = new EventBytes();
+    warm.event(0, 'o', Buffer.alloc(SLAB_BYTES, 0));
+    warm.clear(); // slabs in the pool, for this event to take
     const b = new EventBytes();
     b.text('before\n');
     const bad = Buffer.concat([Buffer.alloc(SLAB_BYTES, 0x41), Buffer.from([0xff]), Buffer.alloc(100, 0x42)]);
+    const pooled = pooledSlabs();
     expect(b.event(1, 'o', bad)).toBe(false);
+    expect(pooledSlabs()).toBe(pooled); // the slabs it took went back
     const cut = Buffer.from('ok 😀').subarray(0, 5);
     expect(b.event(1, 'o', cut)).toBe(false);
     expect(b.length).toBe('before\n'.length);

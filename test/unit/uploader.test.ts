@@ -21,7 +21,8 @@ function memoryStore(): ObjectStore & { keys: string[] } {
     location: 's3://mem',
     keys: [],
     async put(key, body, opts) {
-      objects.set(key, { body: Buffer.isBuffer(body) ? body : readFileSync(body.path), sha256: opts.sha256 });
+      // A copy, as a real store keeps: the caller may use its buffer again once put resolves.
+      objects.set(key, { body: Buffer.isBuffer(body) ? Buffer.from(body) : readFileSync(body.path), sha256: opts.sha256 });
       this.keys.push(key);
     },
     async head(key) {
@@ -67,7 +68,8 @@ async function burst(r: Recorder): Promise<void> {
 
 describe('Uploader: chunks of a live recording', () => {
   it('uploads a chunk closed by age at once, and one closed by size in a burst only when chunk_interval old', async () => {
-    const { clock, store, uploader, r } = await recording('s-20261123T000000Z-0000000a');
+    const id = 's-20261123T000000Z-0000000a';
+    const { spool, clock, store, uploader, r } = await recording(id);
     const chunkPuts = () => store.keys.filter((k) => k.includes('/chunks/')).length;
     const settle = async () => {
       await r.sealed();
@@ -84,6 +86,13 @@ describe('Uploader: chunks of a live recording', () => {
     clock.advance(10_000);
     await settle();
     expect(chunkPuts()).toBeGreaterThanOrEqual(3);
+    // Each holds its own bytes of the spool file (they were read one after the other into one buffer).
+    const cast = readFileSync(spool.activePaths(id).cast);
+    const chunks = spool.chunkState(id).chunks;
+    for (const key of store.keys.filter((k) => k.includes('/chunks/'))) {
+      const c = chunks[Number(key.split('/').pop()!.split('.')[0])]!;
+      expect((await store.get(key)).equals(cast.subarray(c.offset, c.offset + c.length))).toBe(true);
+    }
 
     // Quiet output closes its chunk by age, due at once.
     const before = chunkPuts();
