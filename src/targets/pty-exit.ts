@@ -1,4 +1,6 @@
+import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadAddon } from '../native/load-addon.js';
 
 /**
  * node-pty reports a program's exit only after its pty read side has closed (EIO), and on Linux
@@ -7,11 +9,17 @@ import { createRequire } from 'node:module';
  * halves: the session holds the pty's slave side open so the EIO cannot come early, and it needs
  * to know the moment the program exits, to drain the output and then let go. node-pty does not
  * expose that moment, so its native `fork` is wrapped once to hear the exit callback first.
+ *
+ * The `fork` wrapped is src/native/ptyspawn's where it is built (the same arguments, result and
+ * callback as node-pty's): it starts the program without copying the bastion's address space and
+ * lets none of its descriptors through (see ptyspawn.c). node-pty's own is the fallback.
  */
 type ExitHook = (code: number, signal: number) => void;
-type Fork = (...args: unknown[]) => { pid: number };
+type Fork = (...args: unknown[]) => { pid: number; slave?: number };
 
 const hooks = new Map<number, ExitHook>();
+/** The slave descriptors ptyspawn opened before the program started, until a PtyStream takes its own. */
+const slaves = new Map<number, number>();
 let installed = false;
 
 function install(): boolean {
@@ -28,13 +36,14 @@ function install(): boolean {
       }
     }
     if (!native || typeof native.fork !== 'function') return false;
-    const fork = native.fork;
+    const fork = loadAddon<{ fork: Fork }>('ptyspawn')?.fork ?? native.fork;
     native.fork = (...args: unknown[]) => {
       const onexit = args[args.length - 1] as ExitHook;
       let pid = -1;
       args[args.length - 1] = (code: number, signal: number) => {
         const hook = hooks.get(pid);
         hooks.delete(pid);
+        closeSlave(takeSlave(pid)); // nobody took it
         try {
           hook?.(code, signal);
         } finally {
@@ -43,6 +52,7 @@ function install(): boolean {
       };
       const term = fork(...args);
       pid = term.pid;
+      if (typeof term.slave === 'number') slaves.set(pid, term.slave);
       return term;
     };
     installed = true;
@@ -57,6 +67,26 @@ export function onPtyExit(pid: number, fn: ExitHook): boolean {
   if (!install()) return false;
   hooks.set(pid, fn);
   return true;
+}
+
+/**
+ * The pty's slave side, opened by ptyspawn before the program started (so even a program that has
+ * already exited cannot take the output with it), now the caller's to close; undefined with
+ * node-pty's own fork, whose caller opens the slave by its path.
+ */
+export function takeSlave(pid: number): number | undefined {
+  const fd = slaves.get(pid);
+  slaves.delete(pid);
+  return fd;
+}
+
+function closeSlave(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
 }
 
 /** Installs the hook ahead of the first spawn (the wrapper must be in place when node-pty forks). */

@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { spawn as spawnPty, type IPty } from 'node-pty';
 import { inputHidden, pendingBytes } from './termios.js';
-import { onPtyExit, preparePtyExit } from './pty-exit.js';
+import { onPtyExit, preparePtyExit, takeSlave } from './pty-exit.js';
 import { ptyReader, type PtyRead } from './pty-reader.js';
 import { hangUpGroup, signalGroup, signalName } from './process-group.js';
 import { Emitter } from './emitter.js';
@@ -53,13 +53,15 @@ export class PtyStream implements TargetStream {
     this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
     this.internals = this.proc as unknown as PtyInternals;
     const { _pty: ptyPath, _fd: masterFd } = this.internals;
+    const heldSlave = takeSlave(this.proc.pid);
     if (hooked && ptyPath && onPtyExit(this.proc.pid, () => this.drainThenRelease(masterFd))) {
+      this.slaveFd = heldSlave;
       try {
-        this.slaveFd = openSync(ptyPath, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+        this.slaveFd ??= openSync(ptyPath, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
       } catch {
         // the program has already gone; nothing to hold
       }
-    }
+    } else if (heldSlave !== undefined) closeSync(heldSlave);
     this.proc.onData((d) => this.readHereData(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     this.proc.onExit(({ exitCode, signal }) => {
       this.releaseSlave();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBastion, type TestBastion } from '../helpers/bastion.js';
-import { runSsh, startPtySsh } from '../helpers/ssh.js';
+import { runSsh, startPtySsh, startSsh } from '../helpers/ssh.js';
 import { oathtool, requireTool } from '../helpers/tools.js';
 import { waitForAudit } from '../helpers/audit.js';
 
@@ -8,7 +8,7 @@ describe('interactive shell through the real OpenSSH client in a pty', () => {
   let b: TestBastion;
   beforeAll(async () => {
     requireTool('ssh', 'openssh-client');
-    b = await startTestBastion({ users: ['alice', 'bob', 'carol'] });
+    b = await startTestBastion({ users: ['alice', 'bob', 'carol', 'dave', 'erin'] });
   });
   afterAll(() => b?.cleanup());
 
@@ -58,5 +58,19 @@ describe('interactive shell through the real OpenSSH client in a pty', () => {
     expect(r.code).toBe(255);
     const end = await waitForAudit(b.dataDir, (l) => l.type === 'session.end' && l.user === 'carol');
     expect(end.signal).toBe('TERM');
+  });
+
+  it("gives a shell none of the bastion's descriptors: not another user's session, not the bastion's sockets", async () => {
+    const other = startSsh(b, b.users.dave!, 'dave', ['-tt', 'echo holding; sleep 30'], { code: oathtool(b.users.dave!.secret) });
+    await other.waitFor('holding');
+    const r = await runSsh(b, b.users.erin!, ['-tt', 'ls -l /proc/self/fd'], { code: oathtool(b.users.erin!.secret) });
+    other.kill();
+    await other.closed;
+    expect(r.code).toBe(0);
+    const fds = [...r.stdout.matchAll(/ (\d+) -> (\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    // ls's own: its terminal as 0-2 and the directory it lists as 3.
+    expect(fds).toHaveLength(4);
+    expect(fds.slice(0, 3).every((f) => /^[012] \/dev\/pts\/\d+$/.test(f))).toBe(true);
+    expect(fds[3]).toMatch(/^3 \/proc\/\d+\/fd$/);
   });
 });

@@ -26,4 +26,26 @@ describe('a pty target delivers all output of a program that exits at once', () 
     }
     expect(lost).toEqual([]);
   });
+
+  it('keeps the whole output of a program that exits before the bastion has its pty back (300 runs of /bin/echo, 8 at a time)', async () => {
+    // The program starts before the call that starts it returns (ptyspawn waits for the exec), so
+    // a program this fast can be gone already: the slave side must be held from before it starts.
+    const c = new LocalTargetConnector({ name: 't', type: 'local', shell: '/bin/sh', command: ['/bin/echo', 'fixed-program'], env: {} } as unknown as ResolvedLocalTarget);
+    const one = async () => {
+      const s = await c.open({ kind: 'shell', pty: { term: 'xterm', cols: 80, rows: 24 }, env: {}, user: 'x' });
+      return new Promise<{ out: string; exit: unknown }>((resolve) => {
+        let out = '';
+        s.onData((d) => (out += d.toString()));
+        s.onExit((exit) => resolve({ out, exit }));
+      });
+    };
+    const lost: string[] = [];
+    for (let i = 0; i < 38; i++) {
+      for (const r of await Promise.all(Array.from({ length: 8 }, one))) {
+        expect(r.exit).toEqual({ code: 0 });
+        if (r.out !== 'fixed-program\r\n') lost.push(r.out);
+      }
+    }
+    expect(lost).toEqual([]);
+  });
 });

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "ptyspawn",
+      "sources": ["ptyspawn.c"]
+    }
+  ]
+}

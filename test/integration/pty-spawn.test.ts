@@ -1,0 +1,119 @@
+import { closeSync, readdirSync, readFileSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
+import { describe, expect, it } from 'vitest';
+import { LocalTargetConnector } from '../../src/targets/local.js';
+import { loadAddon } from '../../src/native/load-addon.js';
+import type { ResolvedLocalTarget } from '../../src/config/targets.js';
+import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
+
+// A local target's program in a pty is started by src/native/ptyspawn (clone with CLONE_VM |
+// CLONE_VFORK, not fork): what it must see, what the bastion must keep, and what a program that
+// cannot start looks like.
+const target = (over: Partial<ResolvedLocalTarget> = {}) => new LocalTargetConnector({ name: 't', type: 'local', shell: '/bin/bash', env: {}, ...over } as unknown as ResolvedLocalTarget);
+const pty = { term: 'xterm', cols: 80, rows: 24 };
+
+/** This process's children that have exited and not been reaped (state Z in /proc). */
+function zombies(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const [, state, ppid] = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, ') ').split(' ');
+      if (Number(ppid) === process.pid && state === 'Z') found.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function run(s: TargetStream): Promise<{ out: string; exit: ExitInfo }> {
+  const parts: Buffer[] = [];
+  s.onData((d) => parts.push(d));
+  return new Promise((resolve) => s.onExit((exit) => resolve({ out: Buffer.concat(parts).toString(), exit })));
+}
+
+describe('starting a program in a pty', () => {
+  it('is done by the ptyspawn addon (built by npm install)', () => {
+    expect(typeof loadAddon<{ fork: unknown }>('ptyspawn')?.fork).toBe('function');
+  });
+
+  it("lets none of the bastion's descriptors through, another session's pty master least of all", async () => {
+    const other = await target().open({ kind: 'exec', command: 'sleep 20', pty, env: {}, user: 'a' });
+    const otherDone = run(other);
+    const s = await target().open({ kind: 'exec', command: 'ls -l /proc/self/fd', pty, env: {}, user: 'b' });
+    const { out, exit } = await run(s);
+    other.close();
+    await otherDone;
+    expect(exit).toEqual({ code: 0 });
+    // ls's own: 0-2 the terminal, 3 the directory it lists. Nothing else: no ptmx, socket, pipe or file.
+    const fds = [...out.matchAll(/ (\d+) -> (\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(fds.slice(0, 3)).toEqual(expect.arrayContaining([expect.stringMatching(/^0 \/dev\/pts\/\d+$/), expect.stringMatching(/^1 \/dev\/pts\/\d+$/), expect.stringMatching(/^2 \/dev\/pts\/\d+$/)]));
+    expect(fds).toHaveLength(4);
+    expect(fds[3]).toMatch(/^3 \/proc\/\d+\/fd$/);
+  });
+
+  it('makes the pty the controlling terminal of a new session, with every signal at its default', async () => {
+    const s = await target().open({ kind: 'exec', command: 'ps -o sid=,pid=,tty= -p $$; grep -E "^Sig(Blk|Ign)" /proc/self/status; stty size', pty: { ...pty, cols: 100, rows: 30 }, env: {}, user: 'a' });
+    const { out, exit } = await run(s);
+    expect(exit).toEqual({ code: 0 });
+    const [sid, pid, tty] = out.trim().split(/\s+/);
+    expect(sid).toBe(pid); // the shell leads its own session...
+    expect(tty).toMatch(/^pts\/\d+$/); // ...whose controlling terminal is the pty
+    expect(out).toMatch(/SigBlk:\s+0+\r\n/);
+    expect(out).toMatch(/SigIgn:\s+0+\r\n/); // not Node's ignored SIGPIPE
+    expect(out).toContain('30 100');
+  });
+
+  it('delivers ^C to the program in the foreground as SIGINT', async () => {
+    const s = await target().open({ kind: 'exec', command: 'sleep 30; echo not-interrupted', pty, env: {}, user: 'a' });
+    const done = run(s);
+    await new Promise((r) => setTimeout(r, 300));
+    s.write(Buffer.from('\x03'));
+    const { out, exit } = await done;
+    expect(out).not.toContain('not-interrupted');
+    expect(exit).toEqual({ code: null, signal: 'INT' });
+  });
+
+  it('is a clear error when the program or its directory is missing, and leaves no child behind', async () => {
+    await expect(target({ shell: '/nonexistent/shell' }).open({ kind: 'shell', pty, env: {}, user: 'a' })).rejects.toThrow('cannot start /nonexistent/shell (exec): No such file or directory');
+    await expect(target({ cwd: '/nonexistent-dir' } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', pty, env: {}, user: 'a' })).rejects.toThrow('cannot start /bin/bash (chdir): No such file or directory');
+    await expect(target({ command: ['no-such-program-x'] } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', pty, env: {}, user: 'a' })).rejects.toThrow('cannot start no-such-program-x (exec): No such file or directory');
+    expect(zombies()).toEqual([]);
+  });
+
+  it('finds a bare program name on the PATH of the environment it is given', async () => {
+    const s = await target({ command: ['env'] } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', pty, env: {}, user: 'a' });
+    const { out, exit } = await run(s);
+    expect(exit).toEqual({ code: 0 });
+    expect(out).toContain('BASTION_TARGET=t');
+  });
+
+  it("does not write-protect the bastion's memory: pages it touched before a session starts do not fault again", async () => {
+    // fork() would copy the page tables and mark every page copy-on-write: touching the 64 MB
+    // again after the start would fault once a page (16,384 times), in every session.
+    const big = Buffer.alloc(64 * 1024 * 1024, 1);
+    const s = await target().open({ kind: 'exec', command: 'true', pty, env: {}, user: 'a' });
+    const faults0 = process.resourceUsage().minorPageFault;
+    big.fill(2);
+    const faults = process.resourceUsage().minorPageFault - faults0;
+    expect((await run(s)).exit).toEqual({ code: 0 });
+    expect(faults).toBeLessThan(2000);
+  });
+
+  it('hands back the slave side, open from before the program started: the output of a program already gone stays readable', async () => {
+    const addon = loadAddon<{ fork(...a: unknown[]): { fd: number; pid: number; pty: string; slave: number } }>('ptyspawn')!;
+    let exited!: () => void;
+    const exit = new Promise<void>((r) => (exited = r));
+    const t = addon.fork('/bin/echo', ['fast-program'], ['PATH=/bin'], '', 80, 24, -1, -1, true, '', () => exited());
+    await exit; // gone before anything was read
+    const out: Buffer[] = [];
+    const r = new ReadStream(t.fd);
+    r.on('data', (d: Buffer) => {
+      out.push(d);
+      closeSync(t.slave); // read: now the read side may end
+    });
+    await new Promise((resolve) => r.once('error', resolve)); // EIO, once the last slave is closed
+    expect(Buffer.concat(out).toString()).toBe('fast-program\r\n');
+    expect(t.pty).toMatch(/^\/dev\/pts\/\d+$/);
+  });
+});
