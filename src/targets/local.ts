@@ -1,7 +1,7 @@
-import { spawn as spawnChild } from 'node:child_process';
 import { homedir, userInfo } from 'node:os';
 import type { ResolvedLocalTarget } from '../config/targets.js';
 import { BastionError } from '../errors.js';
+import { spawnPiped, type PipedChild, type SpawnOptions } from './child-spawn.js';
 import { Emitter } from './emitter.js';
 import { hangUpGroup, signalGroup } from './process-group.js';
 import { PtyStream } from './pty-stream.js';
@@ -61,22 +61,18 @@ class PipeStream implements TargetStream {
   private readonly data = new Emitter<Buffer>();
   private readonly stderr = new Emitter<Buffer>();
   private readonly exit = new Emitter<ExitInfo>();
-  private readonly child;
+  private readonly child: PipedChild;
   private exited = false;
 
-  constructor(file: string, args: string[], o: { cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
-    // detached: its own process group, so a hang-up reaches everything it started.
-    this.child = spawnChild(file, args, { ...o, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  constructor(file: string, args: string[], o: SpawnOptions) {
+    this.child = spawnPiped(file, args, o);
     this.child.stdout.on('data', (d: Buffer) => this.data.emit(d));
     this.child.stderr.on('data', (d: Buffer) => this.stderr.emit(d));
     this.child.stdin.on('error', () => undefined); // EPIPE when the program exits before reading its input
-    this.child.on('error', (err) => {
-      this.stderr.emit(Buffer.from(`bastion: cannot start ${file}: ${err.message}\n`));
+    void this.child.done.then((r) => {
+      if ('exit' in r) return this.finish(r.exit);
+      this.stderr.emit(Buffer.from(`bastion: ${r.error.message}\n`));
       this.finish({ code: 127 });
-    });
-    // 'close' fires after stdout and stderr have ended, so no output is lost.
-    this.child.on('close', (code, signal) => {
-      this.finish(signal ? { code: null, signal: signal.replace(/^SIG/, '') } : { code: code ?? 0 });
     });
   }
 

@@ -10,15 +10,15 @@ import { loadAddon } from '../native/load-addon.js';
  * to know the moment the program exits, to drain the output and then let go. node-pty does not
  * expose that moment, so its native `fork` is wrapped once to hear the exit callback first.
  *
- * The `fork` wrapped is src/native/ptyspawn's where it is built (the same arguments, result and
+ * The `fork` wrapped is src/native/spawn's where it is built (the same arguments, result and
  * callback as node-pty's): it starts the program without copying the bastion's address space and
- * lets none of its descriptors through (see ptyspawn.c). node-pty's own is the fallback.
+ * lets none of its descriptors through (see spawn.c). node-pty's own is the fallback.
  */
 type ExitHook = (code: number, signal: number) => void;
 type Fork = (...args: unknown[]) => { pid: number; slave?: number };
 
 const hooks = new Map<number, ExitHook>();
-/** The slave descriptors ptyspawn opened before the program started, until a PtyStream takes its own. */
+/** The slave descriptors src/native/spawn opened before the program started, until a PtyStream takes its own. */
 const slaves = new Map<number, number>();
 let installed = false;
 
@@ -36,7 +36,7 @@ function install(): boolean {
       }
     }
     if (!native || typeof native.fork !== 'function') return false;
-    const fork = loadAddon<{ fork: Fork }>('ptyspawn')?.fork ?? native.fork;
+    const fork = loadAddon<{ fork: Fork }>('spawn')?.fork ?? native.fork;
     native.fork = (...args: unknown[]) => {
       const onexit = args[args.length - 1] as ExitHook;
       let pid = -1;
@@ -70,7 +70,7 @@ export function onPtyExit(pid: number, fn: ExitHook): boolean {
 }
 
 /**
- * The pty's slave side, opened by ptyspawn before the program started (so even a program that has
+ * The pty's slave side, opened by src/native/spawn before the program started (so even a program that has
  * already exited cannot take the output with it), now the caller's to close; undefined with
  * node-pty's own fork, whose caller opens the slave by its path.
  */

@@ -28,7 +28,7 @@ describe('a pty target delivers all output of a program that exits at once', () 
   });
 
   it('keeps the whole output of a program that exits before the bastion has its pty back (300 runs of /bin/echo, 8 at a time)', async () => {
-    // The program starts before the call that starts it returns (ptyspawn waits for the exec), so
+    // The program starts before the call that starts it returns (src/native/spawn waits for the exec), so
     // a program this fast can be gone already: the slave side must be held from before it starts.
     const c = new LocalTargetConnector({ name: 't', type: 'local', shell: '/bin/sh', command: ['/bin/echo', 'fixed-program'], env: {} } as unknown as ResolvedLocalTarget);
     const one = async () => {

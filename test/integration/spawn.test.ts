@@ -6,9 +6,9 @@ import { loadAddon } from '../../src/native/load-addon.js';
 import type { ResolvedLocalTarget } from '../../src/config/targets.js';
 import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
 
-// A local target's program in a pty is started by src/native/ptyspawn (clone with CLONE_VM |
-// CLONE_VFORK, not fork): what it must see, what the bastion must keep, and what a program that
-// cannot start looks like.
+// A local target's program is started by src/native/spawn (clone with CLONE_VM | CLONE_VFORK, not
+// fork), in a pty or with pipes: what it must see, what the bastion must keep, and what a program
+// that cannot start looks like.
 const target = (over: Partial<ResolvedLocalTarget> = {}) => new LocalTargetConnector({ name: 't', type: 'local', shell: '/bin/bash', env: {}, ...over } as unknown as ResolvedLocalTarget);
 const pty = { term: 'xterm', cols: 80, rows: 24 };
 
@@ -33,8 +33,8 @@ function run(s: TargetStream): Promise<{ out: string; exit: ExitInfo }> {
 }
 
 describe('starting a program in a pty', () => {
-  it('is done by the ptyspawn addon (built by npm install)', () => {
-    expect(typeof loadAddon<{ fork: unknown }>('ptyspawn')?.fork).toBe('function');
+  it('is done by the spawn addon (built by npm install)', () => {
+    expect(typeof loadAddon<{ fork: unknown }>('spawn')?.fork).toBe('function');
   });
 
   it("lets none of the bastion's descriptors through, another session's pty master least of all", async () => {
@@ -81,6 +81,10 @@ describe('starting a program in a pty', () => {
     expect(zombies()).toEqual([]);
   });
 
+  it('refuses a command with a NUL byte rather than run the part before it', async () => {
+    await expect(target().open({ kind: 'exec', command: 'echo safe\0; echo other', pty, env: {}, user: 'a' })).rejects.toThrow('without NUL bytes');
+  });
+
   it('finds a bare program name on the PATH of the environment it is given', async () => {
     const s = await target({ command: ['env'] } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', pty, env: {}, user: 'a' });
     const { out, exit } = await run(s);
@@ -101,7 +105,7 @@ describe('starting a program in a pty', () => {
   });
 
   it('hands back the slave side, open from before the program started: the output of a program already gone stays readable', async () => {
-    const addon = loadAddon<{ fork(...a: unknown[]): { fd: number; pid: number; pty: string; slave: number } }>('ptyspawn')!;
+    const addon = loadAddon<{ fork(...a: unknown[]): { fd: number; pid: number; pty: string; slave: number } }>('spawn')!;
     let exited!: () => void;
     const exit = new Promise<void>((r) => (exited = r));
     const t = addon.fork('/bin/echo', ['fast-program'], ['PATH=/bin'], '', 80, 24, -1, -1, true, '', () => exited());
@@ -115,5 +119,94 @@ describe('starting a program in a pty', () => {
     await new Promise((resolve) => r.once('error', resolve)); // EIO, once the last slave is closed
     expect(Buffer.concat(out).toString()).toBe('fast-program\r\n');
     expect(t.pty).toMatch(/^\/dev\/pts\/\d+$/);
+  });
+});
+
+describe('starting a program with pipes (exec and subsystems without a pty)', () => {
+  it('is done by the spawn addon too', () => {
+    expect(typeof loadAddon<{ spawn: unknown }>('spawn')?.spawn).toBe('function');
+  });
+
+  it("gives it socket pairs for 0-2 and nothing else of the bastion's, with a pty session open beside it", async () => {
+    const other = await target().open({ kind: 'exec', command: 'sleep 20', pty, env: {}, user: 'a' });
+    const otherDone = run(other);
+    const { out, exit } = await run(await target().open({ kind: 'exec', command: 'ls -l /proc/self/fd', env: {}, user: 'b' }));
+    other.close();
+    await otherDone;
+    expect(exit).toEqual({ code: 0 });
+    const fds = [...out.matchAll(/ (\d+) -> (\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(fds).toHaveLength(4);
+    expect(fds.slice(0, 3).every((f) => /^[012] socket:\[\d+\]$/.test(f))).toBe(true);
+    expect(fds[3]).toMatch(/^3 \/proc\/\d+\/fd$/);
+  });
+
+  it('keeps stdout and stderr apart, passes stdin to its end, and reports the exit status', async () => {
+    const s = await target().open({ kind: 'exec', command: 'echo out; echo err >&2; cat; exit 3', env: {}, user: 'a' });
+    const err: Buffer[] = [];
+    s.onStderr((d) => err.push(d));
+    const done = run(s);
+    s.write(Buffer.from('typed\n'));
+    s.endInput();
+    const { out, exit } = await done;
+    expect(out).toBe('out\ntyped\n');
+    expect(Buffer.concat(err).toString()).toBe('err\n');
+    expect(exit).toEqual({ code: 3 });
+  });
+
+  it('runs it in a session of its own with default signals, and reports a death by signal', async () => {
+    const { out } = await run(await target().open({ kind: 'exec', command: 'ps -o sid=,pid= -p $$; grep -E "^Sig(Blk|Ign)" /proc/self/status', env: {}, user: 'a' }));
+    const [sid, pid] = out.trim().split(/\s+/);
+    expect(sid).toBe(pid);
+    expect(out).toMatch(/SigBlk:\s+0+\n/);
+    expect(out).toMatch(/SigIgn:\s+0+\n/);
+    expect((await run(await target().open({ kind: 'exec', command: 'kill -TERM $$', env: {}, user: 'a' }))).exit).toEqual({ code: null, signal: 'TERM' });
+  });
+
+  it('delivers every byte of a large output, paused and resumed on the way', async () => {
+    const s = await target().open({ kind: 'exec', command: 'head -c 20000000 /dev/zero | tr "\\0" a', env: {}, user: 'a' });
+    let bytes = 0;
+    let other = 0;
+    s.onData((d) => {
+      bytes += d.length;
+      other += d.length - d.toString('latin1').split('a').length + 1;
+      if (bytes % 7 === 0) {
+        s.pause();
+        setTimeout(() => s.resume(), 1);
+      }
+    });
+    const exit = await new Promise<ExitInfo>((resolve) => s.onExit(resolve));
+    expect(exit).toEqual({ code: 0 });
+    expect(bytes).toBe(20_000_000);
+    expect(other).toBe(0);
+  });
+
+  it('says on stderr why a program cannot start, exits 127, and leaves no child behind', async () => {
+    const s = await target({ shell: '/nonexistent/shell' }).open({ kind: 'exec', command: 'true', env: {}, user: 'a' });
+    const err: Buffer[] = [];
+    s.onStderr((d) => err.push(d));
+    const { exit } = await run(s);
+    expect(exit).toEqual({ code: 127 });
+    expect(Buffer.concat(err).toString()).toBe('bastion: cannot start /nonexistent/shell (exec): No such file or directory\n');
+    expect(zombies()).toEqual([]);
+  });
+
+  it('refuses a command with a NUL byte rather than run the part before it', async () => {
+    const s = await target().open({ kind: 'exec', command: 'echo safe\0; echo other', env: {}, user: 'a' });
+    const err: Buffer[] = [];
+    s.onStderr((d) => err.push(d));
+    const { out, exit } = await run(s);
+    expect(out).toBe('');
+    expect(exit).toEqual({ code: 127 });
+    expect(Buffer.concat(err).toString()).toContain('without NUL bytes');
+  });
+
+  it("does not write-protect the bastion's memory either", async () => {
+    const big = Buffer.alloc(64 * 1024 * 1024, 1);
+    const s = await target().open({ kind: 'exec', command: 'true', env: {}, user: 'a' });
+    const faults0 = process.resourceUsage().minorPageFault;
+    big.fill(2);
+    const faults = process.resourceUsage().minorPageFault - faults0;
+    expect((await run(s)).exit).toEqual({ code: 0 });
+    expect(faults).toBeLessThan(2000);
   });
 });

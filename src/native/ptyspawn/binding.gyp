@@ -1,8 +1,0 @@
-{
-  "targets": [
-    {
-      "target_name": "ptyspawn",
-      "sources": ["ptyspawn.c"]
-    }
-  ]
-}

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "spawn",
+      "sources": ["spawn.c"]
+    }
+  ]
+}
