@@ -18,7 +18,7 @@ type ExitHook = (code: number, signal: number) => void;
 type Fork = (...args: unknown[]) => { pid: number; slave?: number };
 
 const hooks = new Map<number, ExitHook>();
-/** The slave descriptors src/native/spawn opened before the program started, until a PtyStream takes its own. */
+/** The slave descriptors src/native/spawn opened before each program started, until a PtyStream takes its own. */
 const slaves = new Map<number, number>();
 let installed = false;
 
@@ -70,9 +70,9 @@ export function onPtyExit(pid: number, fn: ExitHook): boolean {
 }
 
 /**
- * The pty's slave side, opened by src/native/spawn before the program started (so even a program that has
- * already exited cannot take the output with it), now the caller's to close; undefined with
- * node-pty's own fork, whose caller opens the slave by its path.
+ * The pty's slave side, opened by src/native/spawn before the program started (so even a program
+ * that has already exited cannot take the output with it), now the caller's to close; undefined
+ * with node-pty's own fork, whose caller opens the slave by its path.
  */
 export function takeSlave(pid: number): number | undefined {
   const fd = slaves.get(pid);

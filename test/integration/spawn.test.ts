@@ -1,4 +1,6 @@
-import { closeSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
 import { LocalTargetConnector } from '../../src/targets/local.js';
@@ -85,11 +87,37 @@ describe('starting a program in a pty', () => {
     await expect(target().open({ kind: 'exec', command: 'echo safe\0; echo other', pty, env: {}, user: 'a' })).rejects.toThrow('without NUL bytes');
   });
 
+  it("runs as the target's run_as user, in its group alone", async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root (as in CI): only root can switch users');
+    const runAs = { run_as: { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' }, cwd: '/tmp' } as unknown as Partial<ResolvedLocalTarget>;
+    for (const withPty of [true, false]) {
+      const { out, exit } = await run(await target(runAs).open({ kind: 'exec', command: 'id -u; id -g; id -G', ...(withPty ? { pty } : {}), env: {}, user: 'a' }));
+      expect(exit).toEqual({ code: 0 });
+      expect(out.split(/\r?\n/).slice(0, 3)).toEqual(['65534', '65534', '65534']);
+    }
+  });
+
   it('finds a bare program name on the PATH of the environment it is given', async () => {
     const s = await target({ command: ['env'] } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', pty, env: {}, user: 'a' });
     const { out, exit } = await run(s);
     expect(exit).toEqual({ code: 0 });
     expect(out).toContain('BASTION_TARGET=t');
+  });
+
+  it('passes over a directory on the PATH that bears the name, as execvp does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spawn-path-'));
+    mkdirSync(join(dir, 'env'));
+    try {
+      const env = { PATH: `${dir}:/usr/bin:/bin` };
+      for (const withPty of [true, false]) {
+        const s = await target({ command: ['env'], env } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', ...(withPty ? { pty } : {}), env: {}, user: 'a' });
+        const { out, exit } = await run(s);
+        expect(exit).toEqual({ code: 0 });
+        expect(out).toContain(`PATH=${dir}:/usr/bin:/bin`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("does not write-protect the bastion's memory: pages it touched before a session starts do not fault again", async () => {

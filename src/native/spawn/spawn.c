@@ -40,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -174,7 +175,7 @@ static void free_array(char **a, int skip_first) {
   free(a);
 }
 
-// The program to exec: FILE itself when it names a path, else the first executable match in the
+// The program to exec: FILE itself when it names a path, else the first executable file in the
 // PATH of the program's own environment (as execvp with that environment would search); FILE as
 // given when nothing matches, so that exec reports ENOENT.
 static char *resolve(const char *file, char **envp) {
@@ -194,7 +195,8 @@ static char *resolve(const char *file, char **envp) {
       full[dlen] = '/';
       strcpy(full + dlen + 1, file);
     }
-    if (access(full, X_OK) == 0) return full;
+    struct stat st;
+    if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) return full;
     free(full);
     if (!end) break;
     p = end + 1;
