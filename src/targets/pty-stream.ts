@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { spawn as spawnPty, type IPty } from 'node-pty';
 import { inputHidden, pendingBytes } from './termios.js';
 import { onPtyExit, preparePtyExit, takeSlave } from './pty-exit.js';
@@ -19,6 +19,8 @@ interface PtyInternals {
   _pty?: string;
   _fd?: number;
   _socket?: { _handle?: { readStart(): number; readStop(): number; reading?: boolean } | null; _read(n: number): void; destroy(): void; readableLength: number };
+  /** node-pty's input queue: what it has yet to write, with fs.write on the thread pool. */
+  _writeStream?: { _writeQueue?: unknown[] };
 }
 
 /**
@@ -165,7 +167,24 @@ export class PtyStream implements TargetStream {
   onData = (l: (b: Buffer) => void) => this.data.on(l);
   onStderr = (l: (b: Buffer) => void) => this.stderr.on(l);
   onExit = (l: (e: ExitInfo) => void) => this.exit.on(l);
+  /**
+   * Input goes straight into the pty master (non-blocking) when nothing waits before it: a
+   * keystroke reaches the program without a trip through the thread pool and back. What the
+   * kernel will not take now (a large paste) goes to node-pty's queue, which retries in order.
+   */
   write(chunk: Buffer): void {
+    const fd = this.internals._fd;
+    if (fd !== undefined && !this.exited && this.internals._writeStream?._writeQueue?.length === 0) {
+      try {
+        const n = writeSync(fd, chunk);
+        if (n === chunk.length) return;
+        chunk = chunk.subarray(n);
+      } catch (err) {
+        // EAGAIN: the kernel's buffer is full, node-pty's queue waits for room. Anything else (EIO:
+        // the program has gone) means the input has nowhere to go.
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      }
+    }
     this.proc.write(chunk as unknown as string);
   }
   endInput(): void {
