@@ -58,6 +58,8 @@ function nativeSpawn(a: SpawnAddon, file: string, args: string[], o: SpawnOption
   // A read error (the program gone mid-write) ends that stream like its end does.
   stdout.on('error', () => stdout.destroy());
   stderr.on('error', () => stderr.destroy());
+  // The program has gone: its input end goes too (a channel closed without EOF would keep it open).
+  void exited.then(() => stdin.destroy());
   return { pid: fds.pid, stdin, stdout, stderr, done: Promise.all([exited, outputEnded]).then(([exit]) => ({ exit })) };
 }
 

@@ -10,12 +10,24 @@ import { loadAddon } from '../native/load-addon.js';
  * to know the moment the program exits, to drain the output and then let go. node-pty does not
  * expose that moment, so its native `fork` is wrapped once to hear the exit callback first.
  *
- * The `fork` wrapped is src/native/spawn's where it is built (the same arguments, result and
- * callback as node-pty's): it starts the program without copying the bastion's address space and
- * lets none of its descriptors through (see spawn.c). node-pty's own is the fallback.
+ * The `fork` wrapped is src/native/spawn's (the same arguments, result and callback as
+ * node-pty's): it starts the program without copying the bastion's address space and lets none
+ * of its descriptors through (see spawn.c). node-pty's own is never used: it would hand every new
+ * program the other sessions' pty masters.
  */
 type ExitHook = (code: number, signal: number) => void;
 type Fork = (...args: unknown[]) => { pid: number; slave?: number };
+
+/**
+ * The fork for ptys: src/native/spawn's, or, where it is not built, one that refuses with a clear
+ * error (the session is told; nothing starts with the other sessions' terminals in reach).
+ */
+export function ptyFork(addon: { fork: Fork } | undefined): Fork {
+  if (addon && typeof addon.fork === 'function') return addon.fork;
+  return () => {
+    throw new Error('local terminals need src/native/spawn, which is not built (run npm install): node-pty alone would hand this program the other sessions\' terminals');
+  };
+}
 
 const hooks = new Map<number, ExitHook>();
 /** The slave descriptors src/native/spawn opened before each program started, until a PtyStream takes its own. */
@@ -36,7 +48,7 @@ function install(): boolean {
       }
     }
     if (!native || typeof native.fork !== 'function') return false;
-    const fork = loadAddon<{ fork: Fork }>('spawn')?.fork ?? native.fork;
+    const fork = ptyFork(loadAddon<{ fork: Fork }>('spawn'));
     native.fork = (...args: unknown[]) => {
       const onexit = args[args.length - 1] as ExitHook;
       let pid = -1;

@@ -173,8 +173,11 @@ export class PtyStream implements TargetStream {
    * kernel will not take now (a large paste) goes to node-pty's queue, which retries in order.
    */
   write(chunk: Buffer): void {
+    // Once node-pty's stream has closed the master (its handle gone), the number may already be
+    // another file's: nothing is written to it, by either way.
+    if (this.exited || !this.internals._socket?._handle) return;
     const fd = this.internals._fd;
-    if (fd !== undefined && !this.exited && this.internals._writeStream?._writeQueue?.length === 0) {
+    if (fd !== undefined && this.internals._writeStream?._writeQueue?.length === 0) {
       try {
         const n = writeSync(fd, chunk);
         if (n === chunk.length) return;

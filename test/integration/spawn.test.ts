@@ -1,10 +1,11 @@
-import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
 import { LocalTargetConnector } from '../../src/targets/local.js';
 import { loadAddon } from '../../src/native/load-addon.js';
+import { ptyFork } from '../../src/targets/pty-exit.js';
 import type { ResolvedLocalTarget } from '../../src/config/targets.js';
 import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
 
@@ -97,6 +98,31 @@ describe('starting a program in a pty', () => {
     }
   });
 
+  it('switches to an id of 2^31 or more (it must not wrap to "no change" and run as the bastion)', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root (as in CI): only root can switch users');
+    const runAs = { run_as: { name: 'big', uid: 3_000_000_000, gid: 4_000_000_000, home: '/' }, cwd: '/tmp' } as unknown as Partial<ResolvedLocalTarget>;
+    for (const withPty of [true, false]) {
+      const { out, exit } = await run(await target(runAs).open({ kind: 'exec', command: 'id -u; id -g', ...(withPty ? { pty } : {}), env: {}, user: 'a' }));
+      expect(exit).toEqual({ code: 0 });
+      expect(out.split(/\r?\n/).slice(0, 2)).toEqual(['3000000000', '4000000000']);
+    }
+  });
+
+  it('refuses a uid without a gid, or an id out of range, instead of starting the program unchanged', () => {
+    const addon = loadAddon<{ fork(...a: unknown[]): unknown; spawn(...a: unknown[]): unknown }>('spawn')!;
+    const onexit = () => undefined;
+    for (const [uid, gid] of [[1000, -1], [-1, 1000], [4294967295, 0], [0, 2 ** 40], [1.5, 1], [-2, -2]]) {
+      expect(() => addon.fork('/bin/true', [], [], '', 80, 24, uid, gid, true, '', onexit)).toThrow('uid and gid must both be -1');
+      expect(() => addon.spawn('/bin/true', [], [], '', uid, gid, onexit)).toThrow('uid and gid must both be -1');
+    }
+    expect(zombies()).toEqual([]);
+  });
+
+  it('without the addon, refuses to open a terminal rather than fall back to node-pty (which would leak the other sessions\' terminals)', () => {
+    expect(ptyFork({ fork: () => ({ pid: 1 }) })()).toEqual({ pid: 1 });
+    expect(() => ptyFork(undefined)()).toThrow('local terminals need src/native/spawn, which is not built (run npm install)');
+  });
+
   it('finds a bare program name on the PATH of the environment it is given', async () => {
     const s = await target({ command: ['env'] } as Partial<ResolvedLocalTarget>).open({ kind: 'shell', pty, env: {}, user: 'a' });
     const { out, exit } = await run(s);
@@ -115,6 +141,24 @@ describe('starting a program in a pty', () => {
         expect(exit).toEqual({ code: 0 });
         expect(out).toContain(`PATH=${dir}:/usr/bin:/bin`);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not take a bare name that matches nothing on the PATH as a file in the working directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spawn-cwd-'));
+    writeFileSync(join(dir, 'planted'), '#!/bin/sh\necho planted-ran\n', { mode: 0o755 });
+    try {
+      const t = target({ command: ['planted'], cwd: dir } as Partial<ResolvedLocalTarget>);
+      await expect(t.open({ kind: 'shell', pty, env: {}, user: 'a' })).rejects.toThrow('cannot start planted (exec): No such file or directory');
+      const s = await t.open({ kind: 'shell', env: {}, user: 'a' });
+      const err: Buffer[] = [];
+      s.onStderr((d) => err.push(d));
+      const { out, exit } = await run(s);
+      expect(exit).toEqual({ code: 127 });
+      expect(out).not.toContain('planted-ran');
+      expect(Buffer.concat(err).toString()).toContain('cannot start planted (exec): No such file or directory');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -226,6 +270,14 @@ describe('starting a program with pipes (exec and subsystems without a pty)', ()
     expect(out).toBe('');
     expect(exit).toEqual({ code: 127 });
     expect(Buffer.concat(err).toString()).toContain('without NUL bytes');
+  });
+
+  it("lets go of the program's input once it has exited, EOF or not (no descriptor left behind)", async () => {
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let i = 0; i < 20; i++) expect((await run(await target().open({ kind: 'exec', command: 'true', env: {}, user: 'a' }))).exit).toEqual({ code: 0 });
+    await new Promise((r) => setTimeout(r, 50)); // the sockets' closes are done on a later turn
+    expect(open()).toBeLessThanOrEqual(before + 2);
   });
 
   it("does not write-protect the bastion's memory either", async () => {

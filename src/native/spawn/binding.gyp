@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "spawn",
-      "sources": ["spawn.c"]
+      "sources": ["spawn.c"],
+      "ldflags": ["-Wl,-z,now"]
     }
   ]
 }

@@ -21,6 +21,11 @@
 // masters open in each new program (it does not mark them close-on-exec), so one user's shell
 // could read and type into another user's session.
 //
+// uid and gid are both -1 (no change) or both ids: the program runs as that user, in that group
+// alone (no supplementary groups: a target's program gets only what its config names). A bare
+// program name is looked up on the PATH of the program's environment, for a regular executable
+// file; none found is ENOENT.
+//
 // The child shares the parent's memory until exec, so it only makes system calls: no malloc,
 // no stdio, nothing that takes a lock. Everything it needs is prepared before the clone, with
 // all signals blocked (so no handler of the bastion's runs in the child); the child resets every
@@ -30,6 +35,7 @@
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,6 +45,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,13 +56,16 @@
 #define CHILD_STACK (256 * 1024)
 
 struct child {
-  const char *path;  // what to exec (a full path, or the name as given when PATH had no match)
+  const char *path;  // what to exec: a path
   char **argv;
   char **envp;
   const char *cwd;  // "" for the parent's
   int fds[3];  // what becomes 0-2 (all above 2)
   int ctty;  // whether fds[0], a pty's terminal side, becomes the controlling terminal
-  int uid, gid;  // -1 for no change
+  int setids;  // whether to switch to uid and gid (and no supplementary groups)
+  uid_t uid;
+  gid_t gid;
+  int maxfd;  // the highest descriptor that may be open, for closing them where close_range is missing
   volatile int err;  // errno of the step that failed, 0 if exec succeeded
   volatile int step;  // which step failed (for the message)
 };
@@ -76,15 +86,15 @@ static int child_main(void *arg) {
     if (dup2(c->fds[fd], fd) < 0) goto fail;
   // Everything else goes: close_range (Linux 5.9), or one by one where it is missing.
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0)
-    for (int fd = 3; fd < 65536; fd++) close(fd);
+    for (int fd = 3; fd <= c->maxfd; fd++) close(fd);
   if (++step, c->cwd[0] && chdir(c->cwd) < 0) goto fail;
-  if (c->uid >= 0 && c->gid >= 0) {
+  if (c->setids) {
     // Raw system calls: glibc's setuid() would try to change every thread of the parent, whose
     // memory this child shares.
-    gid_t g = (gid_t)c->gid;
+    gid_t g = c->gid;
     if (++step, syscall(SYS_setgroups, 1, &g) != 0) goto fail;
     if (++step, syscall(SYS_setgid, g) != 0) goto fail;
-    if (++step, syscall(SYS_setuid, (uid_t)c->uid) != 0) goto fail;
+    if (++step, syscall(SYS_setuid, c->uid) != 0) goto fail;
   } else {
     step += 3;
   }
@@ -155,7 +165,7 @@ static char **string_array(napi_env env, napi_value arr, char *first) {
   uint32_t n = 0;
   if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
   uint32_t off = first ? 1 : 0;
-  char **out = calloc(n + off + 1, sizeof(char *));
+  char **out = calloc((size_t)n + off + 1, sizeof(char *));
   if (!out) return NULL;
   if (first) out[0] = first;
   for (uint32_t i = 0; i < n; i++) {
@@ -176,13 +186,16 @@ static void free_array(char **a, int skip_first) {
 }
 
 // The program to exec: FILE itself when it names a path, else the first executable file in the
-// PATH of the program's own environment (as execvp with that environment would search); FILE as
-// given when nothing matches, so that exec reports ENOENT.
+// PATH of the program's own environment (as execvp with that environment would search); "" when
+// nothing matches (never the bare name: exec would take it as a path from the program's cwd).
 static char *resolve(const char *file, char **envp) {
   if (strchr(file, '/')) return strdup(file);
   const char *path = "/usr/local/bin:/usr/bin:/bin";
   for (char **e = envp; *e; e++)
-    if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+    if (strncmp(*e, "PATH=", 5) == 0) {
+      path = *e + 5;  // the first, as getenv would find
+      break;
+    }
   size_t flen = strlen(file);
   for (const char *p = path; ; ) {
     const char *end = strchr(p, ':');
@@ -201,7 +214,7 @@ static char *resolve(const char *file, char **envp) {
     if (!end) break;
     p = end + 1;
   }
-  return strdup(file);
+  return strdup("");
 }
 
 static napi_value throw_error(napi_env env, const char *what, int err) {
@@ -285,14 +298,55 @@ static void program_free(struct program *p) {
   free_array(p->envp, 0);
 }
 
+// A user or group id argument: -1 (or undefined) for no change, else 0 to 2^32-2. Never read as
+// an int32: an id of 2^31 or more would wrap to a negative number, which means "no change".
+static int id_arg(napi_env env, napi_value v, int64_t *out) {
+  napi_valuetype t;
+  double d;
+  *out = -1;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_undefined) return 0;
+  if (t != napi_number || napi_get_value_double(env, v, &d) != napi_ok) return -1;
+  if (d == -1) return 0;
+  if (d != (double)(int64_t)d || d < 0 || d > 4294967294.0) return -1;
+  *out = (int64_t)d;
+  return 0;
+}
+
+// The uid and gid arguments at A[0] and A[1]: 0 with *SET saying whether to switch, or -1 with an
+// exception thrown (an id out of range, or one without the other).
+static int ids_args(napi_env env, napi_value *a, int *set, uid_t *uid, gid_t *gid) {
+  int64_t u, g;
+  if (id_arg(env, a[0], &u) != 0 || id_arg(env, a[1], &g) != 0 || (u < 0) != (g < 0)) {
+    napi_throw_type_error(env, NULL, "uid and gid must both be -1, or both be ids from 0 to 4294967294");
+    return -1;
+  }
+  *set = u >= 0;
+  *uid = (uid_t)(u < 0 ? 0 : u);
+  *gid = (gid_t)(g < 0 ? 0 : g);
+  // Without root, switching to the ids this process already has changes nothing (and setgroups
+  // would fail): the config allows the bastion's own user only when told to.
+  if (*set && geteuid() != 0 && *uid == getuid() && *gid == getgid()) *set = 0;
+  return 0;
+}
+
 // Starts the program; its pid, or -1 with an exception thrown (no child is left behind).
-static pid_t start(napi_env env, struct program *p, const int fds[3], int ctty, int uid, int gid) {
+static pid_t start(napi_env env, struct program *p, const int fds[3], int ctty, int setids, uid_t uid, gid_t gid) {
+  if (!p->path[0]) {
+    char what[600];
+    snprintf(what, sizeof what, "cannot start %.400s (exec)", p->file);
+    throw_error(env, what, ENOENT);
+    return -1;
+  }
+  struct rlimit nofile;
+  int maxfd = 65535;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur > 0) maxfd = nofile.rlim_cur > INT_MAX ? INT_MAX : (int)nofile.rlim_cur - 1;
   void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     throw_error(env, "cannot start the program", errno);
     return -1;
   }
-  struct child c = {.path = p->path, .argv = p->argv, .envp = p->envp, .cwd = p->cwd, .fds = {fds[0], fds[1], fds[2]}, .ctty = ctty, .uid = uid, .gid = gid, .err = 0, .step = 0};
+  struct child c = {.path = p->path, .argv = p->argv, .envp = p->envp, .cwd = p->cwd, .fds = {fds[0], fds[1], fds[2]}, .ctty = ctty, .setids = setids, .uid = uid, .gid = gid, .maxfd = maxfd, .err = 0, .step = 0};
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -358,13 +412,15 @@ static napi_value Fork(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "Usage: fork(file, args, env, cwd, cols, rows, uid, gid, utf8, helperPath, onexit)");
     return NULL;
   }
-  int32_t cols = 80, rows = 24, uid = -1, gid = -1;
+  int32_t cols = 80, rows = 24;
   bool utf8 = true;
   napi_get_value_int32(env, a[4], &cols);
   napi_get_value_int32(env, a[5], &rows);
-  napi_get_value_int32(env, a[6], &uid);
-  napi_get_value_int32(env, a[7], &gid);
   napi_get_value_bool(env, a[8], &utf8);
+  int setids;
+  uid_t uid;
+  gid_t gid;
+  if (ids_args(env, a + 6, &setids, &uid, &gid) != 0) return NULL;
 
   napi_value result = NULL;
   struct program p;
@@ -384,7 +440,7 @@ static napi_value Fork(napi_env env, napi_callback_info info) {
   }
   set_termios(slave, utf8, cols, rows);
   const int fds[3] = {slave, slave, slave};
-  pid_t pid = start(env, &p, fds, 1, uid, gid);
+  pid_t pid = start(env, &p, fds, 1, setids, uid, gid);
   if (pid < 0) goto out;
   set_nonblocking(master);
   if (watch(env, pid, a[10]) != 0) goto out;
@@ -412,9 +468,10 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "Usage: spawn(file, args, env, cwd, uid, gid, onexit)");
     return NULL;
   }
-  int32_t uid = -1, gid = -1;
-  napi_get_value_int32(env, a[4], &uid);
-  napi_get_value_int32(env, a[5], &gid);
+  int setids;
+  uid_t uid;
+  gid_t gid;
+  if (ids_args(env, a + 4, &setids, &uid, &gid) != 0) return NULL;
 
   napi_value result = NULL;
   struct program p;
@@ -437,7 +494,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   shutdown(pairs[1][0], SHUT_WR);
   shutdown(pairs[2][0], SHUT_WR);
   const int fds[3] = {pairs[0][1], pairs[1][1], pairs[2][1]};
-  pid_t pid = start(env, &p, fds, 0, uid, gid);
+  pid_t pid = start(env, &p, fds, 0, setids, uid, gid);
   if (pid < 0) goto out;
   for (int i = 0; i < 3; i++) set_nonblocking(pairs[i][0]);
   if (watch(env, pid, a[6]) != 0) goto out;
