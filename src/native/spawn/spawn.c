@@ -35,7 +35,6 @@
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -338,9 +337,10 @@ static pid_t start(napi_env env, struct program *p, const int fds[3], int ctty, 
     throw_error(env, what, ENOENT);
     return -1;
   }
+  // No descriptor is at or above the soft limit (Linux's own cap, fs.nr_open, is 2^20 unless raised).
   struct rlimit nofile;
   int maxfd = 65535;
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur > 0) maxfd = nofile.rlim_cur > INT_MAX ? INT_MAX : (int)nofile.rlim_cur - 1;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 0) maxfd = nofile.rlim_cur > (1 << 20) ? (1 << 20) - 1 : (int)nofile.rlim_cur - 1;
   void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     throw_error(env, "cannot start the program", errno);
