@@ -25,9 +25,12 @@ type Fork = (...args: unknown[]) => { pid: number; slave?: number };
 export function ptyFork(addon: { fork: Fork } | undefined): Fork {
   if (addon && typeof addon.fork === 'function') return addon.fork;
   return () => {
-    throw new Error('local terminals need src/native/spawn, which is not built (run npm install): node-pty alone would hand this program the other sessions\' terminals');
+    throw new Error(PTY_SPAWN_MISSING);
   };
 }
+
+/** Why a terminal cannot be opened without src/native/spawn's fork in place. */
+export const PTY_SPAWN_MISSING = "local terminals need src/native/spawn, which is not built (run npm install): node-pty alone would hand this program the other sessions' terminals";
 
 const hooks = new Map<number, ExitHook>();
 /** The slave descriptors src/native/spawn opened before each program started, until a PtyStream takes its own. */
@@ -83,8 +86,7 @@ export function onPtyExit(pid: number, fn: ExitHook): boolean {
 
 /**
  * The pty's slave side, opened by src/native/spawn before the program started (so even a program
- * that has already exited cannot take the output with it), now the caller's to close; undefined
- * with node-pty's own fork, whose caller opens the slave by its path.
+ * that has already exited cannot take the output with it), now the caller's to close.
  */
 export function takeSlave(pid: number): number | undefined {
   const fd = slaves.get(pid);

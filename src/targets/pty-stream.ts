@@ -1,7 +1,7 @@
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { spawn as spawnPty, type IPty } from 'node-pty';
 import { inputHidden, pendingBytes } from './termios.js';
-import { onPtyExit, preparePtyExit, takeSlave } from './pty-exit.js';
+import { PTY_SPAWN_MISSING, onPtyExit, preparePtyExit, takeSlave } from './pty-exit.js';
 import { ptyReader, type PtyRead } from './pty-reader.js';
 import { hangUpGroup, signalGroup, signalName } from './process-group.js';
 import { Emitter } from './emitter.js';
@@ -16,7 +16,6 @@ const BURST_GAP_MS = 3;
 
 /** What of node-pty's UnixTerminal this class reaches into (stable across node-pty 1.x). */
 interface PtyInternals {
-  _pty?: string;
   _fd?: number;
   _socket?: { _handle?: { readStart(): number; readStop(): number; reading?: boolean } | null; _read(n: number): void; destroy(): void; readableLength: number };
   /** node-pty's input queue: what it has yet to write, with fs.write on the thread pool. */
@@ -51,19 +50,14 @@ export class PtyStream implements TargetStream {
   private lastRead = 0;
 
   constructor(file: string, args: string[], o: { term: string; cols: number; rows: number; cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
-    const hooked = preparePtyExit();
+    // Only through src/native/spawn's fork, hooked (see pty-exit.ts): node-pty's own would hand
+    // this program the other sessions' terminals.
+    if (!preparePtyExit()) throw new Error(PTY_SPAWN_MISSING);
     this.proc = spawnPty(file, args, { name: o.term, cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
     this.internals = this.proc as unknown as PtyInternals;
-    const { _pty: ptyPath, _fd: masterFd } = this.internals;
-    const heldSlave = takeSlave(this.proc.pid);
-    if (hooked && ptyPath && onPtyExit(this.proc.pid, () => this.drainThenRelease(masterFd))) {
-      this.slaveFd = heldSlave;
-      try {
-        this.slaveFd ??= openSync(ptyPath, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
-      } catch {
-        // the program has already gone; nothing to hold
-      }
-    } else if (heldSlave !== undefined) closeSync(heldSlave);
+    const masterFd = this.internals._fd;
+    this.slaveFd = takeSlave(this.proc.pid);
+    onPtyExit(this.proc.pid, () => this.drainThenRelease(masterFd));
     this.proc.onData((d) => this.readHereData(typeof d === 'string' ? Buffer.from(d, 'utf8') : (d as Buffer)));
     this.proc.onExit(({ exitCode, signal }) => {
       this.releaseSlave();

@@ -88,23 +88,28 @@ describe('starting a program in a pty', () => {
     await expect(target().open({ kind: 'exec', command: 'echo safe\0; echo other', pty, env: {}, user: 'a' })).rejects.toThrow('without NUL bytes');
   });
 
-  it("runs as the target's run_as user, in its group alone", async () => {
+  /** What COMMAND prints, run as RUN_AS, with a pty and without: its lines, after checking it exited 0. */
+  async function linesAs(run_as: { name: string; uid: number; gid: number; home: string }, command: string): Promise<string[][]> {
     if (process.getuid?.() !== 0) throw new Error('this test needs root (as in CI): only root can switch users');
-    const runAs = { run_as: { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' }, cwd: '/tmp' } as unknown as Partial<ResolvedLocalTarget>;
+    const t = target({ run_as, cwd: '/tmp' } as unknown as Partial<ResolvedLocalTarget>);
+    const got: string[][] = [];
     for (const withPty of [true, false]) {
-      const { out, exit } = await run(await target(runAs).open({ kind: 'exec', command: 'id -u; id -g; id -G', ...(withPty ? { pty } : {}), env: {}, user: 'a' }));
+      const { out, exit } = await run(await t.open({ kind: 'exec', command, ...(withPty ? { pty } : {}), env: {}, user: 'a' }));
       expect(exit).toEqual({ code: 0 });
-      expect(out.split(/\r?\n/).slice(0, 3)).toEqual(['65534', '65534', '65534']);
+      got.push(out.split(/\r?\n/));
+    }
+    return got;
+  }
+
+  it("runs as the target's run_as user, in its group alone", async () => {
+    for (const lines of await linesAs({ name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' }, 'id -u; id -g; id -G')) {
+      expect(lines.slice(0, 3)).toEqual(['65534', '65534', '65534']);
     }
   });
 
   it('switches to an id of 2^31 or more (it must not wrap to "no change" and run as the bastion)', async () => {
-    if (process.getuid?.() !== 0) throw new Error('this test needs root (as in CI): only root can switch users');
-    const runAs = { run_as: { name: 'big', uid: 3_000_000_000, gid: 4_000_000_000, home: '/' }, cwd: '/tmp' } as unknown as Partial<ResolvedLocalTarget>;
-    for (const withPty of [true, false]) {
-      const { out, exit } = await run(await target(runAs).open({ kind: 'exec', command: 'id -u; id -g', ...(withPty ? { pty } : {}), env: {}, user: 'a' }));
-      expect(exit).toEqual({ code: 0 });
-      expect(out.split(/\r?\n/).slice(0, 2)).toEqual(['3000000000', '4000000000']);
+    for (const lines of await linesAs({ name: 'big', uid: 3_000_000_000, gid: 4_000_000_000, home: '/' }, 'id -u; id -g')) {
+      expect(lines.slice(0, 2)).toEqual(['3000000000', '4000000000']);
     }
   });
 

@@ -297,6 +297,13 @@ static void program_free(struct program *p) {
   free_array(p->envp, 0);
 }
 
+// "cannot start FILE (STEP): <why>", thrown.
+static void throw_start_error(napi_env env, const char *file, const char *step, int err) {
+  char what[600];
+  snprintf(what, sizeof what, "cannot start %.400s (%s)", file, step);
+  throw_error(env, what, err);
+}
+
 // A user or group id argument: -1 (or undefined) for no change, else 0 to 2^32-2. Never read as
 // an int32: an id of 2^31 or more would wrap to a negative number, which means "no change".
 static int id_arg(napi_env env, napi_value v, int64_t *out) {
@@ -332,9 +339,7 @@ static int ids_args(napi_env env, napi_value *a, int *set, uid_t *uid, gid_t *gi
 // Starts the program; its pid, or -1 with an exception thrown (no child is left behind).
 static pid_t start(napi_env env, struct program *p, const int fds[3], int ctty, int setids, uid_t uid, gid_t gid) {
   if (!p->path[0]) {
-    char what[600];
-    snprintf(what, sizeof what, "cannot start %.400s (exec)", p->file);
-    throw_error(env, what, ENOENT);
+    throw_start_error(env, p->file, "exec", ENOENT);
     return -1;
   }
   // No descriptor is at or above the soft limit (Linux's own cap, fs.nr_open, is 2^20 unless raised).
@@ -363,9 +368,7 @@ static pid_t start(napi_env env, struct program *p, const int fds[3], int ctty, 
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    char what[600];
-    snprintf(what, sizeof what, "cannot start %.400s (%s)", p->file, STEPS[c.step < 9 ? c.step : 0]);
-    throw_error(env, what, c.err);
+    throw_start_error(env, p->file, STEPS[c.step < 9 ? c.step : 0], c.err);
     return -1;
   }
   return pid;
