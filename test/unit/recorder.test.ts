@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -127,6 +128,42 @@ describe('Recorder', () => {
     expect(verifyRecording(bad, JSON.stringify(m), [publicKey])).toMatchObject({ ok: false, where: `chunk 1 (bytes ${second.offset}-${second.offset + second.length - 1})` });
     const other = generateKeyPairSync('ed25519');
     expect(verifyRecording(bytes, JSON.stringify(m), [other.publicKey])).toMatchObject({ ok: false, where: 'signature' });
+  });
+
+  it('lets the page cache go of what it has fsynced (a flood takes recycled pages, not fresh ones), and the file is still whole', async () => {
+    // On the repository's disk, not /tmp, which may be tmpfs (its pages cannot be dropped).
+    const dir = mkdtempSync(join(process.cwd(), 'node_modules', '.cache-page-cache-'));
+    try {
+      const resident = (file: string) => Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).trim());
+      const flood = Buffer.alloc(1 << 20); // 6 MB of asciicast per write (a NUL is \u0000)
+      // The control: the same amount written and fsynced plainly stays cached on this disk.
+      const control = join(dir, 'control');
+      const fd = openSync(control, 'w');
+      for (let i = 0; i < 4; i++) writeSync(fd, Buffer.alloc(6 << 20, 'a'));
+      fsyncSync(fd);
+      closeSync(fd);
+      expect(resident(control)).toBeGreaterThan(20 << 20);
+      const spool = new Spool(dir);
+      const id = 's-20261123T000000Z-00000003';
+      const p = spool.activePaths(id);
+      const clock = new ManualClock(1_795_000_000_000);
+      const r = await Recorder.create({ castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 60_000, chunkMs: 60_000, chunkBytes: 8 << 20 });
+      for (let i = 0; i < 4; i++) {
+        r.output(flood);
+        await r.flush(); // what the 1 s timer does: write, fsync, then let the synced bytes go
+      }
+      expect(statSync(p.cast).size).toBeGreaterThan(24 << 20);
+      expect(resident(p.cast)).toBeLessThan(1 << 20); // at most the page cut by the last sync, and the 64 KB before it
+      const done = await r.close('session ended: test');
+      // Read back from the disk, every byte is there and in its chunks.
+      const bytes = readFileSync(p.cast);
+      expect(bytes.length).toBe(done.bytes);
+      expect(expectChunksOf(bytes, done.chunks, p.chunks)).toBe(bytes.length);
+      const events = bytes.toString('utf8').split('\n').slice(1, 5).map((l) => parseLine(l, false));
+      expect(events).toEqual(Array.from({ length: 4 }, () => expect.objectContaining({ kind: 'event', code: 'o', data: '\0'.repeat(1 << 20) })));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('recovers a recording cut mid-line by a crash as valid, incomplete asciicast', async () => {

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "asciicast",
-      "sources": ["escape.c"],
+      "sources": ["escape.c", "page-cache.c"],
       "cflags": ["-O3"]
     }
   ]

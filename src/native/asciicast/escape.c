@@ -12,6 +12,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include "page-cache.h"
 
 // 1 for bytes copied as they are: printable ASCII other than '"' and '\\'.
 static uint8_t plain[256];
@@ -121,5 +122,7 @@ NAPI_MODULE_INIT() {
   init_tables();
   napi_create_function(env, "escapeJson", NAPI_AUTO_LENGTH, EscapeJson, NULL, &fn);
   napi_set_named_property(env, exports, "escapeJson", fn);
+  napi_create_function(env, "dropCache", NAPI_AUTO_LENGTH, DropCache, NULL, &fn);
+  napi_set_named_property(env, exports, "dropCache", fn);
   return exports;
 }
