@@ -92,6 +92,7 @@ export async function startBastion(config: Config, log: Logger, clock: Clock = s
     log,
     settings: { flushMs: config.recording.flush_interval, chunkMs: config.recording.chunk_interval, chunkBytes: 32 * 1024 * 1024 },
     onWork: (id, dueAt) => uploader.kick(id, dueAt),
+    onSealing: (id, on) => uploader.sealing(id, on),
   });
   // Recordings of sessions that were running when the bastion last stopped (kill -9, power loss).
   const recovered = await recordings.recoverAll();

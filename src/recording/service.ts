@@ -50,7 +50,7 @@ export class RecordingService {
   }
 
   constructor(
-    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; /** Something to upload: a closed chunk of this session's recording (due at dueAt), or (no id) a sealed recording. */ onWork: (sessionId?: string, dueAt?: number) => void },
+    private readonly deps: { spool: Spool; key: KeyObject; clock: Clock; log: Logger; settings: RecordingSettings; /** Something to upload: a closed chunk of this session's recording (due at dueAt), or (no id) a sealed recording. */ onWork: (sessionId?: string, dueAt?: number) => void; /** The recording's session has ended and it is being sealed (on), or that is over (off). */ onSealing: (sessionId: string, on: boolean) => void },
   ) {}
 
   async start(s: StartRecording): Promise<ActiveRecording> {
@@ -84,35 +84,40 @@ export class RecordingService {
       marker: (l) => recorder.marker(l),
       backlog: () => recorder.backlog(),
       finish: async (endReason) => {
-        const done = await recorder.close(`session ended: ${endReason}`);
-        if (done.failed) {
-          // What reached the disk is still sealed and uploaded: recover() cuts it to its last whole line.
-          this.deps.log.error({ session_id: id, err: describeError(done.failed) }, 'recording incomplete: write failed');
-          await this.sealRecovered(id);
-          return;
+        this.deps.onSealing(id, true);
+        try {
+          await this.seal(id, recorder, endReason, startedAt, header, paths.cast);
+        } finally {
+          this.deps.onSealing(id, false);
         }
-        const chain = done.chunks.at(-1)?.chain;
-        await spool.seal(
-          id,
-          signManifest(
-            {
-              version: 1,
-              session_id: id,
-              started_at: new Date(startedAt).toISOString(),
-              ended_at: new Date(clock.now()).toISOString(),
-              incomplete: false,
-              end_reason: endReason,
-              recording: { bytes: done.bytes, sha256: await hashRange(paths.cast, 0, done.bytes) },
-              chunks: done.chunks,
-              chain: chain ?? '',
-              metadata: header.bastion,
-            },
-            this.deps.key,
-          ),
-        );
         this.deps.onWork();
       },
     };
+  }
+
+  /** Ends a session's recording: flushed, hashed whole, signed and moved to sealed/ (after a failed write, what reached the disk is recovered as incomplete). */
+  private async seal(id: string, recorder: RemoteRecorder, endReason: string, startedAt: number, header: Header, cast: string): Promise<void> {
+    const { spool, clock, key, log } = this.deps;
+    const done = await recorder.close(`session ended: ${endReason}`);
+    if (done.failed) {
+      // What reached the disk is still sealed and uploaded: recover() cuts it to its last whole line.
+      log.error({ session_id: id, err: describeError(done.failed) }, 'recording incomplete: write failed');
+      await this.sealRecovered(id);
+      return;
+    }
+    const manifest = {
+      version: 1 as const,
+      session_id: id,
+      started_at: new Date(startedAt).toISOString(),
+      ended_at: new Date(clock.now()).toISOString(),
+      incomplete: false,
+      end_reason: endReason,
+      recording: { bytes: done.bytes, sha256: await hashRange(cast, 0, done.bytes) },
+      chunks: done.chunks,
+      chain: done.chunks.at(-1)?.chain ?? '',
+      metadata: header.bastion,
+    };
+    await spool.seal(id, signManifest(manifest, key));
   }
 
   /** Seals every recording in active/ (at start-up, none of them has a live session any more). */

@@ -63,6 +63,12 @@ export class Uploader {
    * a page fault every 4 KB of it, in the middle of the session whose output it is.
    */
   private chunkBuffer?: Buffer;
+  /**
+   * Recordings whose session has ended and which are being sealed (the whole file hashed, the
+   * manifest signed): their chunks wait, since the final upload follows and supersedes them. A
+   * flood's recording was otherwise uploaded twice, its chunks while it was hashed, then the whole.
+   */
+  private readonly sealingIds = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -125,6 +131,21 @@ export class Uploader {
       });
     this.running = running;
     return running;
+  }
+
+  /**
+   * `on`: the recording's session has ended and it is being sealed, so its chunks wait for the
+   * final upload. `off`: sealing is over; a recording still active then (the seal failed) has its
+   * chunks uploaded as before.
+   */
+  sealing(id: string, on: boolean): void {
+    if (on) {
+      this.sealingIds.add(id);
+      return;
+    }
+    this.sealingIds.delete(id);
+    this.grown.add(id); // read again: still active, its chunks go; sealed, the pass forgets it
+    void this.kick();
   }
 
   /** Resolves once everything in the spool has been uploaded, or after `ms` (false). */
@@ -203,7 +224,7 @@ export class Uploader {
   private async uploadChunks(id: string): Promise<void> {
     const { spool, store, prefix } = this.deps;
     const chunks = await this.refresh(id);
-    if (!chunks) return;
+    if (!chunks || this.sealingIds.has(id)) return; // counted as pending, uploaded by the final upload
     const { uploaded } = this.progress.get(id)!;
     let fh;
     try {
@@ -217,6 +238,7 @@ export class Uploader {
       const longest = todo.reduce((n, c) => Math.max(n, c.length), 0);
       if (!this.chunkBuffer || this.chunkBuffer.length < longest) this.chunkBuffer = Buffer.allocUnsafeSlow(longest);
       for (const c of todo) {
+        if (this.sealingIds.has(id)) break; // its session ended meanwhile: the final upload covers the rest
         // Filled by the read (its length is checked); free again once the store has confirmed it.
         const body = this.chunkBuffer.subarray(0, c.length);
         const { bytesRead } = await fh.read(body, 0, c.length, c.offset);

@@ -105,6 +105,24 @@ describe('Uploader: chunks of a live recording', () => {
     await r.close('session ended: test');
   });
 
+  it('holds the due chunks of a recording being sealed for its final upload, and uploads them after all if the seal fails', async () => {
+    const id = 's-20261123T000000Z-0000000c';
+    const { clock, store, uploader, r } = await recording(id);
+    const chunkPuts = () => store.keys.filter((k) => k.includes('/chunks/')).length;
+    await burst(r);
+    await r.sealed();
+    clock.advance(10_000); // due now
+    uploader.sealing(id, true); // the session has ended: the whole file is being hashed and signed
+    await uploader.kick();
+    expect(chunkPuts()).toBe(0);
+    expect(uploader.getHealth().pending).toBeGreaterThan(0); // still counted as waiting
+    // The seal failed (the recording is still in active/): its chunks go as they would have.
+    uploader.sealing(id, false);
+    await uploader.kick();
+    expect(chunkPuts()).toBeGreaterThanOrEqual(3);
+    await r.close('session ended: test');
+  });
+
   it('uploads a burst that ends before its chunks are due once, as the final object', async () => {
     const id = 's-20261123T000000Z-0000000b';
     const { spool, clock, store, uploader, r } = await recording(id);
