@@ -89,8 +89,8 @@ export class RecordingService {
           await this.seal(id, recorder, endReason, startedAt, header, paths.cast);
         } finally {
           this.deps.onSealing(id, false);
+          this.deps.onWork(); // sealed: its final upload; or not: its chunks as before
         }
-        this.deps.onWork();
       },
     };
   }

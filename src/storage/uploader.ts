@@ -136,7 +136,7 @@ export class Uploader {
   /**
    * `on`: the recording's session has ended and it is being sealed, so its chunks wait for the
    * final upload. `off`: sealing is over; a recording still active then (the seal failed) has its
-   * chunks uploaded as before.
+   * chunks uploaded as before, from the next pass (the caller kicks one, as after any seal).
    */
   sealing(id: string, on: boolean): void {
     if (on) {
@@ -145,7 +145,6 @@ export class Uploader {
     }
     this.sealingIds.delete(id);
     this.grown.add(id); // read again: still active, its chunks go; sealed, the pass forgets it
-    void this.kick();
   }
 
   /** Resolves once everything in the spool has been uploaded, or after `ms` (false). */
