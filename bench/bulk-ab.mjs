@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startPeers } from './suite/peers.mjs';
 import { makeTextFile, ptyCat, execZero, execCat } from './suite/bulk.mjs';
 import { quiet, keystrokes } from './suite/measure.mjs';
-import { TICKS, cpuTicks, machineBusyTicks, minorFaults, threadTicks } from './suite/proc.mjs';
+import { TICKS, bastionCpuTicks, machineBusyTicks, minorFaults, threadTicks } from './suite/proc.mjs';
 import { median } from './lib.mjs';
 
 const argv = process.argv.slice(2);
@@ -51,12 +51,12 @@ async function measured(peer, fn) {
   const seen = new Map();
   const sampler = before && setInterval(() => threadTicks().forEach((v, k) => seen.set(k, v)), 50);
   const busy0 = machineBusyTicks();
-  const cpu0 = peer.pid ? cpuTicks(peer.pid) : 0;
+  const cpu0 = peer.pid ? bastionCpuTicks(peer.pid) : 0;
   const faults0 = peer.pid ? minorFaults(peer.pid) : 0;
   const t0 = Date.now();
   const r = await fn(peer);
   const seconds = (Date.now() - t0) / 1000;
-  const cpu = peer.pid ? cpuTicks(peer.pid) - cpu0 : undefined;
+  const cpu = peer.pid ? bastionCpuTicks(peer.pid) - cpu0 : undefined;
   const faults = peer.pid ? `, ${((minorFaults(peer.pid) - faults0) / (r.bytes / 1e6)).toFixed(0)} page faults/MB` : '';
   if (argv.includes('--cpu')) console.log(`  ${peer.name}: ${r.mbs.toFixed(1)} MB/s, machine ${pct(machineBusyTicks() - busy0, seconds)} of one core over ${seconds.toFixed(2)} s (login included), bastion ${cpu === undefined ? '-' : pct(cpu, seconds)}${faults}`);
   if (before) {

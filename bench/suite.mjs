@@ -1,7 +1,7 @@
 // The benchmark suite of issue 8: the built bastion side by side with OpenSSH on loopback, in the
 // same run, as ratios. See docs/benchmarks.md.
 //
-//   npm run bench                 full suite (~18 min): prints a table, writes bench/results.json "compare"
+//   npm run bench                 full suite (~28 min): prints a table, writes bench/results.json "compare"
 //   npm run bench -- --quick      CI smoke variant (< 1 min): tiny sizes, no tlog, never fails on a figure;
 //                                 writes its JSON to $TMPDIR/bastion-bench-quick.json, not results.json
 // Options: --no-tlog (skip the sshd+tlog peer), --no-concurrency, --live (run bench/live.mjs
@@ -17,6 +17,7 @@ import { makeTextFile } from './suite/bulk.mjs';
 import { bulk, keystrokes, logins, quiet } from './suite/measure.mjs';
 import { concurrency, sshdSessionMemory } from './suite/concurrency.mjs';
 import { machine, judge, table } from './suite/report.mjs';
+import { recordingCeiling } from './suite/ceiling.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (f) => argv.includes(f);
@@ -72,6 +73,9 @@ try {
   if (!concurrencyOnly) {
     // The ssh-target diagnosis peers (--diagnose) are there for the keystroke figures only.
     const full = peers.filter((p) => !p.keystrokeOnly);
+    // Measured while every peer is idle: the most a recorded exec of NULs can reach here.
+    R.exec_ceiling = recordingCeiling({ mb: QUICK ? 32 : 256 });
+    log(`exec ceiling: escape ${R.exec_ceiling.escape_mb_s} MB/s, SHA-256 ${R.exec_ceiling.sha256_mb_s} MB/s of asciicast: ${R.exec_ceiling.input_mb_s} MB/s of NULs at most`);
     const b = await bulk(full, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
     const k = await keystrokes(peers, { samples: S.samples, slices: S.slices, settle, log });
     const l = await logins(full, { runs: S.logins, settle, log });
@@ -109,6 +113,7 @@ if (concurrencyOnly) {
 const stored = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {};
 if (stored.live) R.fanout = stored.live;
 else R.notes.push('fan-out: no live-viewer figures in bench/results.json (npm run bench:live)');
+if (R.exec_ceiling && R.peers.sshd?.exec_zero?.median_mb_s) R.exec_ceiling.vs_sshd = Math.round((R.exec_ceiling.input_mb_s / R.peers.sshd.exec_zero.median_mb_s) * 1000) / 1000;
 R.targets = judge(R);
 R.machine.loadavg_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
 R.duration_s = Math.round((Date.now() - started) / 1000);

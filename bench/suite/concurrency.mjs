@@ -1,14 +1,14 @@
 // Item 4, concurrency: N idle interactive sessions (`ssh -tt` with no command: a login shell in a
-// pty) held open at once through the bastion. At each level: the bastion process's RSS (VmRSS of
-// the bastion process only; the shells are other processes), its CPU use over an idle window,
+// pty) held open at once through the bastion. At each level: the bastion's RSS (VmRSS of the
+// bastion process and of its embedded S3 server; the shells are other processes), its CPU use over an idle window,
 // and the keystroke latency of item 2 on one more session while they are all open.
 // Levels grow in place (50, then 150 more for 200, then 300 more for 500): every session is a
 // fresh bastion user, since TOTP codes are single-use.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { keystrokeLatency } from './keystroke.mjs';
 import { quiet } from './measure.mjs';
-import { TICKS, cpuTicks } from './proc.mjs';
+import { TICKS, bastionPids, cpuTicks, descendants } from './proc.mjs';
 
 export function rssKb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -25,39 +25,16 @@ function pssKb(pid) {
   }
 }
 
-/** CPU use of PID over MS, in % of one core. */
+/** CPU use of PID (or of a list of processes) over MS, in % of one core. */
 export async function idleCpu(pid, ms) {
-  const a = cpuTicks(pid);
+  const ticks = () => (Array.isArray(pid) ? pid.reduce((a, p) => a + cpuTicks(p), 0) : cpuTicks(pid));
+  const a = ticks();
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, ms));
-  return ((cpuTicks(pid) - a) / TICKS / ((Date.now() - t0) / 1000)) * 100;
+  return ((ticks() - a) / TICKS / ((Date.now() - t0) / 1000)) * 100;
 }
 
-/** Every process whose parent chain leads to ROOT (not ROOT itself), with its command name. */
-function descendants(root) {
-  const parent = new Map();
-  const comm = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      comm.set(Number(d), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const out = [];
-  for (const pid of parent.keys()) {
-    for (let p = parent.get(pid); p; p = parent.get(p)) {
-      if (p === root) {
-        out.push({ pid, comm: comm.get(pid) });
-        break;
-      }
-    }
-  }
-  return out;
-}
+const sum = (pids, f) => pids.reduce((a, p) => a + f(p), 0);
 
 /** Opens one idle interactive session; resolves once its first output (the prompt) has come. */
 async function openIdle(peer) {
@@ -112,7 +89,8 @@ export async function concurrency(peer, pid, { levels, samples, idleMs, settleMs
   try {
     // The baseline: the bastion after warm-up (the earlier items ran sessions through it), settled.
     await new Promise((r) => setTimeout(r, 1000));
-    const base = rssKb(pid);
+    const pids = bastionPids(pid);
+    const base = sum(pids, rssKb);
     for (const n of levels) {
       const t0 = Date.now();
       await openMany(peer, n - open.length, parallel, open);
@@ -121,8 +99,8 @@ export async function concurrency(peer, pid, { levels, samples, idleMs, settleMs
       // (chunk_interval, 10 s) and uploaded: what is measured next is sessions that are idle.
       await new Promise((r) => setTimeout(r, settleMs));
       await quiet(pid);
-      const cpu = await idleCpu(pid, idleMs);
-      const rss = rssKb(pid);
+      const cpu = await idleCpu(pids, idleMs);
+      const rss = sum(pids, rssKb);
       const keystroke = await keystrokeLatency(peer, samples);
       const row = {
         sessions: n,

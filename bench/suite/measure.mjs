@@ -4,19 +4,19 @@ import { median } from '../lib.mjs';
 import { ptyCat, execZero, execCat } from './bulk.mjs';
 import { openEcho, summarize } from './keystroke.mjs';
 import { loginProbe } from './login.mjs';
-import { cpuTicks } from './proc.mjs';
+import { bastionCpuTicks } from './proc.mjs';
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
 /**
- * Waits until PID uses under 5% of a core over 200 ms (the bastion has sealed and uploaded), at
+ * Waits until PID (with its embedded S3 server) uses under 5% of a core over 200 ms (the bastion has sealed and uploaded), at
  * most 120 s (a 500 MB exec of NULs is 3 GB of asciicast to compress and upload).
  */
 export async function quiet(pid) {
   for (let i = 0; i < 600; i++) {
-    const a = cpuTicks(pid);
+    const a = bastionCpuTicks(pid);
     await new Promise((r) => setTimeout(r, 200));
-    if (cpuTicks(pid) - a <= 1) return;
+    if (bastionCpuTicks(pid) - a <= 1) return;
   }
 }
 

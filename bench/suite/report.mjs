@@ -92,6 +92,11 @@ export function table(R) {
   }
   lines.push('', 'targets (issue 8):');
   for (const t of R.targets) lines.push(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.what}: ${fmt(t.value, 3)} (target ${t.target})`);
+  const c = R.exec_ceiling;
+  if (c) {
+    lines.push('', `exec ceiling (bench/suite/ceiling.mjs): a NUL is ${c.expansion} bytes of asciicast; escaping (${fmt(c.escape_mb_s, 0)} MB/s) and SHA-256 (${fmt(c.sha256_mb_s, 0)} MB/s of asciicast)`);
+    lines.push(`  alone, one idle thread, no disk, allow at most ${fmt(c.input_mb_s, 0)} MB/s of NULs: ${fmt(c.vs_sshd, 2)}x of this run's sshd exec rate`);
+  }
   if (R.notes.length) lines.push('', 'notes:', ...R.notes.map((n) => `  - ${n}`));
   return lines;
 }

@@ -245,7 +245,7 @@ export const configSchema = z.strictObject({
       /** Failed uploads are retried forever, backing off up to this interval (with jitter). */
       max_retry_interval: duration(100, 3_600_000).default(60_000),
       object_lock: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retain_days: z.number().int().min(1).max(36_500) }).optional(),
-      /** Run an S3-compatible server in-process (s3rver) and use it: the demo default. */
+      /** Run an S3-compatible server (s3rver) in a child process and use it: the demo default. */
       embedded: z
         .strictObject({
           host: z.string().min(1).default('127.0.0.1'),

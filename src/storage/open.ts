@@ -4,7 +4,7 @@ import { startEmbeddedS3 } from './embedded-s3.js';
 import { S3ObjectStore } from './s3.js';
 import type { ObjectStore } from './object-store.js';
 
-/** The object store the config names: the embedded s3rver (demo), an S3-compatible endpoint, or AWS S3. */
+/** The object store the config names: the embedded s3rver (demo, in a process of its own), an S3-compatible endpoint, or AWS S3. */
 export async function openStorage(config: Config, log: Logger): Promise<{ store: ObjectStore; embeddedEndpoint?: string; close(): Promise<void> }> {
   const s = config.storage;
   const common = {
@@ -15,8 +15,8 @@ export async function openStorage(config: Config, log: Logger): Promise<{ store:
   };
   if (s.embedded) {
     const e = s.embedded;
-    const server = await startEmbeddedS3({ host: e.host, port: e.port, dir: e.dir!, bucket: s.bucket });
-    log.info({ endpoint: server.endpoint, bucket: s.bucket }, 'embedded s3 listening');
+    const server = await startEmbeddedS3({ host: e.host, port: e.port, dir: e.dir!, bucket: s.bucket }, log);
+    log.info({ endpoint: server.endpoint, bucket: s.bucket, pid: server.pid() }, 'embedded s3 listening');
     const store = new S3ObjectStore({ ...common, endpoint: server.endpoint, credentials: { accessKeyId: e.access_key_id, secretAccessKey: e.secret_access_key } });
     return {
       store,
