@@ -3,17 +3,16 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
 import { generateSecret, generate } from 'otplib';
 import { stringify } from 'yaml';
-import { generateEd25519 } from '../dist/src/auth/keygen.js';
+import { ed25519KeyPair, generateEd25519 } from '../dist/src/auth/keygen.js';
 
 export function writeBenchConfig(nUsers, extra = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-bench-'));
   mkdirSync(join(dir, 'keys'));
   const host = generateEd25519('bench host');
   writeFileSync(join(dir, 'keys/host'), host.private, { mode: 0o600 });
-  const rec = generateKeyPairSync('ed25519');
+  const rec = ed25519KeyPair();
   writeFileSync(join(dir, 'keys/rec.pem'), rec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const users = {};
   const cfgUsers = {};

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateEd25519 } from '../auth/keygen.js';
+import { ed25519KeyPair, generateEd25519 } from '../auth/keygen.js';
 import { generateSecret, generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import { loadConfig } from '../config/load.js';
@@ -11,7 +11,6 @@ import { verifyAuditLog } from '../audit/verify.js';
 import { banner } from './banner.js';
 import { writeSecretFile } from './files.js';
 import { userInfo } from 'node:os';
-import { generateKeyPairSync } from 'node:crypto';
 import { FileKvStore } from '../state/file-kv-store.js';
 import { KvGrantStore, buildGrant, isActive, type Grant } from '../policy/grants.js';
 
@@ -91,7 +90,7 @@ export function keysInit(dir: string, force: boolean): void {
   const pair = generateEd25519('bastion host key');
   writeSecretFile(path, pair.private, force);
   writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
-  const rec = generateKeyPairSync('ed25519');
+  const rec = ed25519KeyPair();
   const recPath = join(dir, 'recording_ed25519.pem');
   writeSecretFile(recPath, rec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), force);
   writeFileSync(join(dir, 'recording_ed25519.pub.pem'), rec.publicKey.export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });

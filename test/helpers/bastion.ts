@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateEd25519 } from '../../src/auth/keygen.js';
-import { generateKeyPairSync } from 'node:crypto';
+import { ed25519KeyPair, generateEd25519 } from '../../src/auth/keygen.js';
 import { generateSecret } from 'otplib';
 import { stringify } from 'yaml';
 
@@ -79,7 +78,7 @@ export function writeTestConfig(opts: BastionOptions): TestConfig {
     usersCfg[name] = { keys: [`keys/${name}_ed25519.pub`], totp_secret_file: `keys/${name}.totp`, roles: ['oncall'], default_target: 'shell', ...(opts.userConfig?.[name] ?? {}) };
   }
   if (opts.grantToken) writeFileSync(join(keysDir, 'grant.token'), opts.grantToken + '\n', { mode: 0o600 });
-  const recordingKey = generateKeyPairSync('ed25519');
+  const recordingKey = ed25519KeyPair();
   writeFileSync(join(keysDir, 'recording.pem'), recordingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(join(keysDir, 'recording.pub.pem'), recordingKey.publicKey.export({ type: 'spki', format: 'pem' }));
   const config = {

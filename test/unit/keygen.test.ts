@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { generateEd25519 } from '../../src/auth/keygen.js';
+import { ed25519KeyPair, generateEd25519 } from '../../src/auth/keygen.js';
+import { sign, verify } from 'node:crypto';
 import { requireTool } from '../helpers/tools.js';
 
 describe('generateEd25519', () => {
@@ -30,3 +31,22 @@ describe('generateEd25519', () => {
     expect(execFileSync('ssh-keygen', ['-y', '-P', '', '-f', join(dir, 'key')], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim()).toBe(pair.public);
   });
 });
+
+describe('ed25519KeyPair (no generateKeyPairSync: a GC during an export could hang Node 20 for good)', () => {
+  it('is a real, fresh key pair: its public key is the seed\'s, it signs and verifies, and no two are alike', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const k = ed25519KeyPair();
+      expect(k.seed.length).toBe(32);
+      expect(k.pub.length).toBe(32);
+      expect(Buffer.from(k.publicKey.export({ format: 'jwk' }).x!, 'base64url').equals(k.pub)).toBe(true);
+      expect(Buffer.from(k.privateKey.export({ format: 'jwk' }).d!, 'base64url').equals(k.seed)).toBe(true);
+      const data = Buffer.from(`m${i}`);
+      expect(verify(null, data, k.publicKey, sign(null, data, k.privateKey))).toBe(true);
+      expect(verify(null, Buffer.from('other'), k.publicKey, sign(null, data, k.privateKey))).toBe(false);
+      seen.add(k.seed.toString('hex'));
+    }
+    expect(seen.size).toBe(200);
+  });
+});
+
