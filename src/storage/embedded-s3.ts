@@ -79,9 +79,11 @@ export async function startEmbeddedS3(o: EmbeddedS3Options, log?: Logger): Promi
 
   const watch = (s: { child: ChildProcess; stderr: () => string }) => {
     current = s.child;
-    // The server's process never keeps the bastion from exiting (it ends with the IPC channel).
+    // The server's process never keeps the bastion from exiting (it ends with the IPC channel):
+    // neither it, nor its channel, nor the pipe of its stderr.
     s.child.unref();
     (s.child as ChildProcess & { channel?: { unref(): void } }).channel?.unref();
+    (s.child.stderr as (NodeJS.ReadableStream & { unref?(): void }) | null)?.unref?.();
     s.child.once('exit', (code, signal) => {
       current = undefined;
       if (closed) return;

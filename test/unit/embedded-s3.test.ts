@@ -79,10 +79,23 @@ describe('the embedded S3 server runs in a process of its own', () => {
     }
   });
 
+  /** A parent of its own (the built module, as the bastion runs it) that prints the server's pid; `then` is what it does next. */
+  const parentOf = (then: string) => {
+    const script = `import('${new URL('../../dist/src/storage/embedded-s3.js', import.meta.url).href}').then(async (m) => { const s = await m.startEmbeddedS3({ host: '127.0.0.1', port: 0, dir: ${JSON.stringify(tmp())}, bucket: 'rec' }); console.log(s.pid()); ${then} });`;
+    return spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  };
+
+  it('never keeps the process that started it from exiting, and ends with it', async () => {
+    const parent = parentOf('');
+    const exited = new Promise<number | null>((resolve) => parent.once('exit', resolve));
+    const childPid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    expect(await exited).toBe(0);
+    await until('the server process to end after its parent', () => !alive(childPid));
+  });
+
   it('ends with the process that started it, even one killed with -9', async () => {
-    // A parent of its own (the built module, as the bastion runs it), killed with no chance to clean up.
-    const script = `import('${new URL('../../dist/src/storage/embedded-s3.js', import.meta.url).href}').then(async (m) => { const s = await m.startEmbeddedS3({ host: '127.0.0.1', port: 0, dir: ${JSON.stringify(tmp())}, bucket: 'rec' }); console.log(s.pid()); setInterval(() => {}, 1000); });`;
-    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Killed with no chance to clean up.
+    const parent = parentOf('setInterval(() => {}, 1000);');
     const childPid = await new Promise<number>((resolve, reject) => {
       parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
       parent.once('exit', (code) => reject(new Error(`the parent exited (${code})`)));
