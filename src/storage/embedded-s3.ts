@@ -87,7 +87,7 @@ export async function startEmbeddedS3(o: EmbeddedS3Options, log?: Logger): Promi
     s.child.once('exit', (code, signal) => {
       current = undefined;
       if (closed) return;
-      log?.warn({ code, signal, error: lastLine(s.stderr()) || undefined, retryMs: delay }, 'embedded s3 stopped; uploads wait in the spool until it is back');
+      log?.warn({ exitCode: code, signal, error: lastLine(s.stderr()) || undefined, retryMs: delay }, 'embedded s3 stopped; uploads wait in the spool until it is back');
       schedule();
     });
   };
