@@ -49,6 +49,51 @@ describe('recordings are never lost', () => {
     expect(readdirSync(join(b.dataDir, 'spool', 'active'))).toEqual([]);
   });
 
+  it('the embedded S3 process killed with -9: the built bastion starts it again, the next recording arrives; it ends with the bastion', async () => {
+    const cfg = writeTestConfig({ users: ['alice'] });
+    const b = await runTestBastion(cfg);
+    cleanups.push(() => b.cleanup());
+    const s3Pid = () => Number(/"pid":(\d+),"msg":"embedded s3 listening"/.exec(b.stdout())?.[1]);
+    const first = s3Pid();
+    expect(first).toBeGreaterThan(0);
+    process.kill(first, 'SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while (!b.stdout().includes('embedded s3 listening again') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(b.stdout()).toMatch(/"signal":"SIGKILL"[^\n]*"msg":"embedded s3 stopped; uploads wait in the spool until it is back"/);
+    expect(b.stdout()).toContain('embedded s3 listening again');
+    const r = await runSsh(b, b.users.alice!, ['echo after-the-s3-restart'], { code: code(b, 'alice') });
+    expect(r.stdout).toContain('after-the-s3-restart');
+    const up = await waitForAudit(b.dataDir, (l) => l.type === 'recording.uploaded', 20_000);
+    const key = String(up.object).replace('s3://bastion-recordings/', '');
+    const gz = join(b.dir, 'after.cast.gz');
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key}`, gz]);
+    await s3cmd(b.s3Endpoint!, ['get', '--force', `s3://bastion-recordings/${key.replace('.cast.gz', '.manifest.json')}`, join(b.dir, 'after.manifest.json')]);
+    expect(gunzipSync(readFileSync(gz)).toString()).toContain('after-the-s3-restart');
+    const v = verify(b, gz);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+    // The server started again is the bastion's child too: a bastion killed with -9 takes it along.
+    const again = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).find((pid) => {
+      try {
+        return pid !== first && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('embedded-s3-process') && readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(b.proc.pid);
+      } catch {
+        return false;
+      }
+    });
+    expect(again).toBeGreaterThan(0);
+    b.proc.kill('SIGKILL');
+    const gone = Date.now() + 10_000;
+    const alive = () => {
+      try {
+        process.kill(again!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
+  });
+
   it('S3 down during several sessions, then back: every recording arrives, once, intact', async () => {
     const s3Dir = mkdtempSync(join(tmpdir(), 's3-'));
     const s3 = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dir: s3Dir, bucket: 'bastion-recordings' });
