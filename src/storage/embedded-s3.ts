@@ -27,8 +27,9 @@ const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
 /** Starts the server's process; resolves once it listens (with its port), rejects with why it did not. */
 function spawnServer(o: EmbeddedS3Options): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    // No inherited node options (a test runner's loader, --cpu-prof): this is a plain program.
-    const child = fork(entry, [JSON.stringify(o)], { execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+    // No inherited node options (a test runner's loader, --cpu-prof), and none of the bastion's
+    // environment (which may hold credentials): this is a plain program that needs neither.
+    const child = fork(entry, [JSON.stringify(o)], { execArgv: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2_000)));
     const timer = setTimeout(() => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,12 +39,18 @@ describe('the embedded S3 server runs in a process of its own', () => {
   it('serves real S3 from another process; killed, it is logged and started again on the same port; close() ends it', async () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+    process.env.BASTION_TEST_SECRET = 'must-not-leak';
     const s3 = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dir: tmp(), bucket: 'rec' }, log);
+    delete process.env.BASTION_TEST_SECRET;
     const store = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint: s3.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
     try {
       const first = s3.pid()!;
       expect(first).toBeGreaterThan(0);
       expect(first).not.toBe(process.pid);
+      // None of the bastion's environment (it may hold credentials) reaches it: PATH, and Node's own IPC variables.
+      const env = readFileSync(`/proc/${first}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => kv.split('=')[0]);
+      expect(env.filter((k) => !k!.startsWith('NODE_CHANNEL_'))).toEqual(['PATH']);
+      expect(env).not.toContain('BASTION_TEST_SECRET');
       await store.put('one', Buffer.from('before'), { contentType: 'text/plain', sha256: 'ab'.repeat(32) });
       expect((await store.get('one')).toString()).toBe('before');
 
