@@ -5,9 +5,9 @@ import { Recorder } from './recorder.js';
 import { EV, REUSED_FROM, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 /**
- * The recording thread: encodes every session's events as asciicast, hashes and writes them, so
- * that the thread pumping the sessions' bytes does none of that work (it is what limits bulk
- * output on a busy bastion).
+ * The recording thread: encodes every session's events as asciicast and writes them (the chunk
+ * hashes and the writes run on the thread pool: chunk-hash.ts), so that the thread pumping the
+ * sessions' bytes does none of that work (it is what limits bulk output on a busy bastion).
  */
 const port = parentPort!;
 const ACK_AT_ONCE_BELOW = 1024 * 1024;

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Clock } from '../clock.js';
 import { encodeEvent, encodeHeader, type Header } from './asciicast.js';
 import { chainNext, chainStart, type ChunkRecord } from './chain.js';
+import { chunkHash } from './chunk-hash.js';
 import { EventBytes } from './event-bytes.js';
 import { dropFromCache } from './page-cache.js';
 
@@ -64,7 +64,7 @@ export class Recorder {
   private offset = 0;
   private chunkStart = 0;
   private chunkStartedAt = 0;
-  private chunkHash = createHash('sha256');
+  private readonly chunkHash = chunkHash();
   private chain: string;
   private readonly chunks: ChunkRecord[] = [];
 
@@ -190,13 +190,15 @@ export class Recorder {
       const size = this.pending.length;
       const pieces = this.pending.take();
       if (this.offset === this.chunkStart) this.chunkStartedAt = this.o.clock.now();
-      // Hashed while the thread pool writes (a failed write fails the recording: the hash is moot then).
+      // Hashed while the thread pool writes, on another of its threads (a failed write fails the
+      // recording: the hash is moot then). The pieces are used again only once both are done.
       const written = this.fh.writev(pieces);
-      for (const p of pieces) this.chunkHash.update(p);
+      const hashed = this.chunkHash.update(pieces);
       let took: number;
       try {
-        took = (await written).bytesWritten;
+        [{ bytesWritten: took }] = await Promise.all([written, hashed]);
       } catch (err) {
+        await Promise.allSettled([written, hashed]);
         this.fail(err);
         return;
       }
@@ -259,11 +261,10 @@ export class Recorder {
   private closeChunk(early = false): Promise<void> {
     if (this.offset === this.chunkStart) return this.sealing;
     const dueAt = early ? this.chunkStartedAt + this.o.chunkMs - this.o.flushMs : this.o.clock.now();
-    const sha256 = this.chunkHash.digest('hex');
+    const sha256 = this.chunkHash.digest();
     this.chain = chainNext(this.chain, sha256);
     const c: ChunkRecord = { index: this.chunks.length + this.unsealed++, offset: this.chunkStart, length: this.offset - this.chunkStart, sha256, chain: this.chain };
     this.chunkStart = this.offset;
-    this.chunkHash = createHash('sha256');
     this.sealing = this.sealing.then(() => this.seal(c, dueAt));
     return this.sealing;
   }

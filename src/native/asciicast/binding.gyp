@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "asciicast",
-      "sources": ["escape.c", "page-cache.c"],
+      "sources": ["escape.c", "page-cache.c", "hash.c"],
       "cflags": ["-O3"]
     }
   ]

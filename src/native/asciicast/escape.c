@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "page-cache.h"
+#include "hash.h"
 
 // 1 for bytes copied as they are: printable ASCII other than '"' and '\\'.
 static uint8_t plain[256];
@@ -124,5 +125,11 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "escapeJson", fn);
   napi_create_function(env, "dropCache", NAPI_AUTO_LENGTH, DropCache, NULL, &fn);
   napi_set_named_property(env, exports, "dropCache", fn);
+  napi_create_function(env, "hashNew", NAPI_AUTO_LENGTH, HashNew, NULL, &fn);
+  napi_set_named_property(env, exports, "hashNew", fn);
+  napi_create_function(env, "hashUpdate", NAPI_AUTO_LENGTH, HashUpdate, NULL, &fn);
+  napi_set_named_property(env, exports, "hashUpdate", fn);
+  napi_create_function(env, "hashDigest", NAPI_AUTO_LENGTH, HashDigest, NULL, &fn);
+  napi_set_named_property(env, exports, "hashDigest", fn);
   return exports;
 }
