@@ -74,8 +74,9 @@ try {
     // The ssh-target diagnosis peers (--diagnose) are there for the keystroke figures only.
     const full = peers.filter((p) => !p.keystrokeOnly);
     // Measured while every peer is idle: the most a recorded exec of NULs can reach here.
-    R.exec_ceiling = recordingCeiling({ mb: QUICK ? 32 : 256 });
-    log(`exec ceiling: escape ${R.exec_ceiling.escape_mb_s} MB/s, SHA-256 ${R.exec_ceiling.sha256_mb_s} MB/s of asciicast: ${R.exec_ceiling.input_mb_s} MB/s of NULs at most`);
+    R.exec_ceiling = recordingCeiling({ mb: QUICK ? 32 : 256, diskMb: QUICK ? 128 : 1024, dir: tmpdir() });
+    const c = R.exec_ceiling;
+    log(`exec ceiling: escape ${c.escape_mb_s} MB/s, SHA-256 ${c.sha256_mb_s} MB/s of asciicast, durable writes ${c.disk_mb_s ?? c.disk_skipped} MB/s: ${c.input_mb_s} MB/s of NULs at most`);
     const b = await bulk(full, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
     const k = await keystrokes(peers, { samples: S.samples, slices: S.slices, settle, log });
     const l = await logins(full, { runs: S.logins, settle, log });
