@@ -27,15 +27,7 @@ export function recordingCeiling({ mb = 256, diskMb = 1024, dir, tries = 3 } = {
   const dst = Buffer.alloc(6 * PIECE);
   const n = Math.max(1, Math.round((mb * MB) / PIECE));
   const expansion = escapeJsonInto(src, dst, 0) / PIECE;
-  const best = (fn, times = tries) => {
-    let ms = Infinity;
-    for (let t = 0; t < times; t++) {
-      const t0 = performance.now();
-      fn();
-      ms = Math.min(ms, performance.now() - t0);
-    }
-    return ms / 1000;
-  };
+  const best = (fn) => bestSeconds(fn, tries);
   const escapeS = best(() => {
     for (let i = 0; i < n; i++) escapeJsonInto(src, dst, 0);
   });
@@ -47,7 +39,8 @@ export function recordingCeiling({ mb = 256, diskMb = 1024, dir, tries = 3 } = {
   });
   const inputMb = (n * PIECE) / MB;
   const cpu = inputMb / (escapeS + hashS);
-  const disk = dir ? diskRate(dir, diskMb, escaped, best) : { skipped: 'no directory given' };
+  const disk = dir ? diskRate(dir, diskMb, escaped) : { skipped: 'no directory given' };
+  const diskInput = disk.mbs === undefined ? null : disk.mbs / expansion;
   return {
     input_mb: inputMb,
     expansion,
@@ -55,21 +48,21 @@ export function recordingCeiling({ mb = 256, diskMb = 1024, dir, tries = 3 } = {
     sha256_mb_s: round((inputMb * expansion) / hashS),
     cpu_input_mb_s: round(cpu),
     disk_mb_s: disk.mbs === undefined ? null : round(disk.mbs),
-    disk_input_mb_s: disk.mbs === undefined ? null : round(disk.mbs / expansion),
+    disk_input_mb_s: diskInput === null ? null : round(diskInput),
     ...(disk.skipped ? { disk_skipped: disk.skipped } : {}),
-    input_mb_s: round(Math.min(cpu, disk.mbs === undefined ? Infinity : disk.mbs / expansion)),
+    input_mb_s: round(Math.min(cpu, diskInput ?? Infinity)),
   };
 }
 
 /** MB/s of durable writes of BYTES (repeated) into a file in DIR, best of 2: { mbs } or { skipped }. */
-function diskRate(dir, diskMb, bytes, best) {
+function diskRate(dir, diskMb, bytes) {
   const size = diskMb * MB;
   const { bavail, bsize } = statfsSync(dir);
   if (bavail * bsize < 3 * size) return { skipped: `under ${(3 * diskMb) / 1024} GB free in ${dir}` };
   const path = join(dir, `ceiling-${process.pid}.cast`);
   const SYNC = 64 * MB;
   try {
-    const s = best(() => {
+    const s = bestSeconds(() => {
       const fd = openSync(path, 'w', 0o600);
       try {
         let written = 0;
@@ -93,6 +86,17 @@ function diskRate(dir, diskMb, bytes, best) {
     rmSync(path, { force: true });
     return { skipped: `the write failed: ${err.message}` };
   }
+}
+
+/** The shortest of TIMES runs of FN, in seconds. */
+function bestSeconds(fn, times) {
+  let ms = Infinity;
+  for (let t = 0; t < times; t++) {
+    const t0 = performance.now();
+    fn();
+    ms = Math.min(ms, performance.now() - t0);
+  }
+  return ms / 1000;
 }
 
 const round = (x) => Math.round(x * 10) / 10;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { keystrokeLatency } from './keystroke.mjs';
 import { quiet } from './measure.mjs';
-import { TICKS, bastionPids, cpuTicks, descendants } from './proc.mjs';
+import { TICKS, bastionPids, cpuTicks, cpuTicksOf, descendants } from './proc.mjs';
 
 export function rssKb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -25,13 +25,12 @@ function pssKb(pid) {
   }
 }
 
-/** CPU use of PID (or of a list of processes) over MS, in % of one core. */
-export async function idleCpu(pid, ms) {
-  const ticks = () => (Array.isArray(pid) ? pid.reduce((a, p) => a + cpuTicks(p), 0) : cpuTicks(pid));
-  const a = ticks();
+/** CPU use of the processes PIDS together over MS, in % of one core. */
+export async function idleCpu(pids, ms) {
+  const a = cpuTicksOf(pids);
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, ms));
-  return ((ticks() - a) / TICKS / ((Date.now() - t0) / 1000)) * 100;
+  return ((cpuTicksOf(pids) - a) / TICKS / ((Date.now() - t0) / 1000)) * 100;
 }
 
 const sum = (pids, f) => pids.reduce((a, p) => a + f(p), 0);

@@ -53,19 +53,24 @@ export function bastionPids(pid) {
   });
   return [pid, ...s3.map((d) => d.pid)];
 }
-const known = new Map();
-/** utime + stime of the bastion's processes (bastionPids), in ticks; a process that is gone counts 0. */
-export function bastionCpuTicks(pid) {
-  // The processes are looked up again every few seconds (a /proc scan is not free with 500 shells).
-  let k = known.get(pid);
-  if (!k || Date.now() - k.at > 5_000) known.set(pid, (k = { at: Date.now(), pids: bastionPids(pid) }));
-  return k.pids.reduce((a, p) => {
+/** utime + stime of all PIDS, in ticks; a process that is gone counts 0. */
+export function cpuTicksOf(pids) {
+  return pids.reduce((a, p) => {
     try {
       return a + cpuTicks(p);
     } catch {
       return a;
     }
   }, 0);
+}
+
+const known = new Map();
+/** utime + stime of the bastion's processes (bastionPids), in ticks. */
+export function bastionCpuTicks(pid) {
+  // The processes are looked up again every few seconds (a /proc scan is not free with 500 shells).
+  let k = known.get(pid);
+  if (!k || Date.now() - k.at > 5_000) known.set(pid, (k = { at: Date.now(), pids: bastionPids(pid) }));
+  return cpuTicksOf(k.pids);
 }
 
 /** Minor page faults of a process so far (all its threads): fresh memory touched. */

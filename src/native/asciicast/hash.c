@@ -63,6 +63,22 @@ static Hash *hash_of(napi_env env, napi_value v) {
   return data;
 }
 
+static void free_update(Update *u) {
+  if (!u) return;
+  free(u->data);
+  free(u->lengths);
+  free(u);
+}
+
+// What a queued update holds: its references, its work, its memory.
+static void release_update(napi_env env, Update *u) {
+  napi_delete_reference(env, u->hashRef);
+  napi_delete_reference(env, u->buffersRef);
+  napi_delete_reference(env, u->callbackRef);
+  napi_delete_async_work(env, u->work);
+  free_update(u);
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   Update *u = data;
@@ -82,13 +98,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_create_string_utf8(env, "SHA-256 update failed", NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &arg);
   }
-  napi_delete_reference(env, u->hashRef);
-  napi_delete_reference(env, u->buffersRef);
-  napi_delete_reference(env, u->callbackRef);
-  napi_delete_async_work(env, u->work);
-  free(u->data);
-  free(u->lengths);
-  free(u);
+  release_update(env, u);
   napi_call_function(env, global, callback, 1, &arg, NULL);
 }
 
@@ -111,8 +121,7 @@ napi_value HashUpdate(napi_env env, napi_callback_info info) {
   }
   Update *u = calloc(1, sizeof(Update));
   if (!u || !(u->data = calloc(count ? count : 1, sizeof(uint8_t *))) || !(u->lengths = calloc(count ? count : 1, sizeof(size_t)))) {
-    if (u) free(u->data);
-    free(u);
+    free_update(u);
     napi_throw_error(env, NULL, "hashUpdate: out of memory");
     return NULL;
   }
@@ -124,9 +133,7 @@ napi_value HashUpdate(napi_env env, napi_callback_info info) {
     void *base;
     size_t len;
     if (napi_get_element(env, argv[1], i, &el) != napi_ok || napi_get_typedarray_info(env, el, &type, &len, &base, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-      free(u->data);
-      free(u->lengths);
-      free(u);
+      free_update(u);
       napi_throw_type_error(env, NULL, "hashUpdate: every buffer must be a Uint8Array");
       return NULL;
     }
@@ -143,13 +150,7 @@ napi_value HashUpdate(napi_env env, napi_callback_info info) {
   h->busy = 1;
   if (napi_queue_async_work(env, u->work) != napi_ok) {
     h->busy = 0;
-    napi_delete_reference(env, u->hashRef);
-    napi_delete_reference(env, u->buffersRef);
-    napi_delete_reference(env, u->callbackRef);
-    napi_delete_async_work(env, u->work);
-    free(u->data);
-    free(u->lengths);
-    free(u);
+    release_update(env, u);
     napi_throw_error(env, NULL, "hashUpdate: could not queue the work");
     return NULL;
   }
