@@ -33,6 +33,6 @@ EXPOSE 2222 8022
 # Healthy when the SSH port answers with an SSH banner (a banner-only connection is not audited).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const s=require('net').connect(process.env.BASTION_HEALTH_PORT||2222,'127.0.0.1');s.setTimeout(4000,()=>process.exit(1));s.on('error',()=>process.exit(1));s.once('data',d=>{s.destroy();process.exit(String(d).startsWith('SSH-2.0-')?0:1)})"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/src/cli.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--initial-old-space-size=128", "dist/src/cli.js"]
 # Mount your config (and the keys it names) at /etc/bastion and set data_dir: /var/lib/bastion in it.
 CMD ["serve", "--config", "/etc/bastion/config.yaml"]

@@ -6,7 +6,8 @@
 //   --cpu      per run: the machine's and the bastion's CPU use
 //   --threads  per run: the CPU of every thread of every process (TIDS=1: bastion threads apart; TOPN=n)
 //   BENCH_OTHER=/other/checkout  adds bastion-other, that checkout's built bastion (A/B)
-//   BENCH_NODE_FLAGS, BENCH_OTHER_NODE_FLAGS  node options of the bastions, and of bastion-other alone
+//   BENCH_NODE_FLAGS, BENCH_OTHER_NODE_FLAGS  node options added to the bastions, and to bastion-other alone
+//   BENCH_NO_NODE_FLAGS=1  starts the bastions without the options they run with (src/node-flags.ts)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -81,3 +81,20 @@ export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/**
+ * The node options a bastion runs with (dist/src/node-flags.js of CHECKOUT, the one being measured
+ * by default), as `bastion` and `npm start` start it; none with BENCH_NO_NODE_FLAGS=1 (to measure
+ * what they change). BENCH_NODE_FLAGS adds more.
+ */
+export async function bastionNodeFlags(checkout = new URL('..', import.meta.url).pathname, extra = process.env.BENCH_NODE_FLAGS) {
+  let base = [];
+  if (!process.env.BENCH_NO_NODE_FLAGS) {
+    try {
+      base = [...(await import(join(checkout, 'dist/src/node-flags.js'))).NODE_FLAGS];
+    } catch {
+      // an older checkout (BENCH_OTHER) without them
+    }
+  }
+  return [...base, ...(extra ? extra.split(' ') : [])];
+}

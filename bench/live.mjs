@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync, createWriteStream, rmSync } fr
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { writeBenchConfig, nextCode, askpass, sshArgs, timedSsh, median } from './lib.mjs';
+import { writeBenchConfig, nextCode, askpass, sshArgs, timedSsh, median, bastionNodeFlags } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const VIEWERS = 10;
@@ -22,7 +22,7 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 const r2 = (x) => Math.round(x * 100) / 100;
 
 const cfg = writeBenchConfig(2 * RUNS + 4);
-const proc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), new URL('./serve.mjs', import.meta.url).pathname, cfg.configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+const proc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), ...(await bastionNodeFlags()), new URL('./serve.mjs', import.meta.url).pathname, cfg.configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
 const { port, http } = await new Promise((resolve) => proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)))));
 const knownHosts = join(cfg.dir, 'known_hosts');
 writeFileSync(knownHosts, `[127.0.0.1]:${port} ${cfg.hostPublic}\n`);

@@ -10,7 +10,7 @@ import { writeFileSync, readFileSync, existsSync, createWriteStream, rmSync } fr
 import { join } from 'node:path';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { spawn } from 'node:child_process';
-import { writeBenchConfig, nextCode, askpass, sshArgs, timedSsh, median } from './lib.mjs';
+import { writeBenchConfig, nextCode, askpass, sshArgs, timedSsh, median, bastionNodeFlags } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SIZE = 50 * 1024 * 1024;
@@ -37,7 +37,7 @@ const other = process.env.BENCH_COMPARE_WITH;
 async function start(unrecorded) {
   const cfg = writeBenchConfig(RUNS + 3);
   const serve = unrecorded && other ? join(other, 'bench/serve.mjs') : new URL('./serve.mjs', import.meta.url).pathname;
-  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF && !unrecorded ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), serve, cfg.configPath, ...(unrecorded && !other ? ['--unrecorded'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF && !unrecorded ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), ...(await bastionNodeFlags(unrecorded && other ? other : undefined)), serve, cfg.configPath, ...(unrecorded && !other ? ['--unrecorded'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port)));
   const knownHosts = join(cfg.dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${cfg.hostPublic}\n`);

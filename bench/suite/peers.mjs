@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { writeBenchConfig, nextCode, askpass } from '../lib.mjs';
+import { writeBenchConfig, nextCode, askpass, bastionNodeFlags } from '../lib.mjs';
 import { startSshd, makeClientKey, tlogProblem } from './sshd.mjs';
 
 const SERVE = new URL('../serve.mjs', import.meta.url).pathname;
@@ -113,7 +113,7 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
   let otherCfg = null;
   if (process.env.BENCH_OTHER) {
     otherCfg = writeBenchConfig(users, targetsAndRoles);
-    other = await startBastion(otherCfg, undefined, [], join(process.env.BENCH_OTHER, 'bench/serve.mjs'), process.env.BENCH_OTHER_NODE_FLAGS ?? process.env.BENCH_NODE_FLAGS);
+    other = await startBastion(otherCfg, undefined, [], join(process.env.BENCH_OTHER, 'bench/serve.mjs'), await bastionNodeFlags(process.env.BENCH_OTHER, process.env.BENCH_OTHER_NODE_FLAGS ?? process.env.BENCH_NODE_FLAGS));
     writeFileSync(otherCfg.knownHosts, `[127.0.0.1]:${other.port} ${otherCfg.hostPublic}\n`);
     const entry = { port: other.port, hostKeyLine: otherCfg.hostPublic.split(' ').slice(0, 2).join(' '), knownHosts: otherCfg.knownHosts };
     peers.splice(1, 0, { name: 'bastion-other', kind: 'bastion', recorded: true, pid: other.pid, entry, open: viaBastion('shell', other, otherCfg) });
@@ -169,9 +169,10 @@ async function startRelay(hostKeyFile, upstream) {
 }
 
 /** The built bastion in its own process (bench/serve.mjs), as in production. */
-async function startBastion(cfg, prof, flags = [], serve = SERVE, nodeFlags = process.env.BENCH_NODE_FLAGS) {
+async function startBastion(cfg, prof, flags = [], serve = SERVE, nodeFlags) {
+  nodeFlags ??= await bastionNodeFlags();
   cfg.knownHosts = join(cfg.dir, 'known_hosts');
-  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(nodeFlags ? nodeFlags.split(' ') : []), serve, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  const proc = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...nodeFlags, serve, cfg.configPath, ...flags], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
   const { port, http } = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {

@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { BastionError, describeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startBastion } from '../main.js';
+import { missingNodeFlags } from '../node-flags.js';
 import { verifyAuditLog } from '../audit/verify.js';
 import { banner } from './banner.js';
 import { writeSecretFile } from './files.js';
@@ -18,6 +19,8 @@ import { KvGrantStore, buildGrant, isActive, type Grant } from '../policy/grants
 export async function serve(configFile: string): Promise<void> {
   const config = loadConfig(configFile);
   const log = createLogger({ level: config.log_level });
+  const missing = missingNodeFlags();
+  if (missing.length) log.warn({ missing }, 'node was started without the options the bastion runs with (as `bastion` and `npm start` start it): output floods will cost about a third more CPU');
   const bastion = await startBastion(config, log);
   process.stdout.write('\n' + banner(config, bastion.ssh.host, bastion.ssh.port) + '\n');
   let signals = 0;

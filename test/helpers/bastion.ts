@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { ed25519KeyPair, generateEd25519 } from '../../src/auth/keygen.js';
 import { generateSecret } from 'otplib';
 import { stringify } from 'yaml';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/src/cli.js');
@@ -109,11 +110,12 @@ export async function startTestBastion(opts: BastionOptions): Promise<TestBastio
 
 /**
  * Runs the built CLI on an existing test config (also to restart one after kill -9); `wrap` is a
- * command that runs it (e.g. `prlimit --fsize=N`).
+ * command that runs it (e.g. `prlimit --fsize=N`); `cli` is how the CLI is started (by default
+ * as `npm start` starts it: node with the bastion's node options).
  */
-export async function runTestBastion(cfg: TestConfig, wrap: string[] = []): Promise<TestBastion> {
+export async function runTestBastion(cfg: TestConfig, wrap: string[] = [], cli: string[] = [process.execPath, ...NODE_FLAGS, CLI]): Promise<TestBastion> {
   const { dir, configPath, users, hostPublic } = cfg;
-  const [command, ...args] = [...wrap, process.execPath, CLI, 'serve', '--config', configPath];
+  const [command, ...args] = [...wrap, ...cli, 'serve', '--config', configPath];
   const proc = spawn(command!, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
