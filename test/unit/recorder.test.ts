@@ -3,7 +3,8 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, stat
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { ed25519KeyPair } from '../../src/auth/keygen.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { ManualClock } from '../../src/clock.js';
 import { encodeEvent, parseLine, type Header } from '../../src/recording/asciicast.js';
@@ -115,7 +116,7 @@ describe('Recorder', () => {
       }
     }, { chunkBytes: 64 * 1024 });
     expect(done.chunks.length).toBeGreaterThan(1);
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = ed25519KeyPair();
     const bytes = Buffer.from(text);
     const m = signManifest(
       { version: 1, session_id: 's-20261123T000000Z-00000001', started_at: '', ended_at: '', incomplete: false, end_reason: 'x', recording: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }, chunks: done.chunks, chain: done.chunks.at(-1)!.chain, metadata: header('x').bastion },
@@ -126,7 +127,7 @@ describe('Recorder', () => {
     const bad = Buffer.from(bytes);
     bad[second.offset + 5] = bad[second.offset + 5]! ^ 1;
     expect(verifyRecording(bad, JSON.stringify(m), [publicKey])).toMatchObject({ ok: false, where: `chunk 1 (bytes ${second.offset}-${second.offset + second.length - 1})` });
-    const other = generateKeyPairSync('ed25519');
+    const other = ed25519KeyPair();
     expect(verifyRecording(bytes, JSON.stringify(m), [other.publicKey])).toMatchObject({ ok: false, where: 'signature' });
   });
 

@@ -12,7 +12,7 @@ import { spaceOf } from '../../src/storage/compress-for-upload.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import type { Header } from '../../src/recording/asciicast.js';
 import { signManifest } from '../../src/recording/manifest.js';
-import { generateKeyPairSync } from 'node:crypto';
+import { ed25519KeyPair } from '../../src/auth/keygen.js';
 
 // A fake store and clock (time is what is tested here); the real S3 path is in the e2e tests.
 function memoryStore(): ObjectStore & { keys: string[] } {
@@ -132,7 +132,7 @@ describe('Uploader: chunks of a live recording', () => {
     await uploader.kick(); // the session has ended, its recording not sealed yet: its chunks still wait
     expect(store.keys).toEqual([]);
     expect(done.chunks.length).toBeGreaterThanOrEqual(3);
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = ed25519KeyPair();
     await spool.seal(id, signManifest({
       version: 1, session_id: id, started_at: new Date(1_795_000_000_000).toISOString(), ended_at: new Date(clock.now()).toISOString(),
       incomplete: false, end_reason: 'test', recording: { bytes: done.bytes, sha256: 'x' }, chunks: done.chunks, chain: done.chunks.at(-1)!.chain, metadata: header(id).bastion,
