@@ -22,7 +22,7 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 const r2 = (x) => Math.round(x * 100) / 100;
 
 const cfg = writeBenchConfig(2 * RUNS + 4);
-const proc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), ...(await bastionNodeFlags()), new URL('./serve.mjs', import.meta.url).pathname, cfg.configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+const proc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), ...(await bastionNodeFlags()), new URL('./serve.mjs', import.meta.url).pathname, cfg.configPath], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
 const { port, http } = await new Promise((resolve) => proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)))));
 const knownHosts = join(cfg.dir, 'known_hosts');
 writeFileSync(knownHosts, `[127.0.0.1]:${port} ${cfg.hostPublic}\n`);

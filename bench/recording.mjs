@@ -37,7 +37,7 @@ const other = process.env.BENCH_COMPARE_WITH;
 async function start(unrecorded) {
   const cfg = writeBenchConfig(RUNS + 3);
   const serve = unrecorded && other ? join(other, 'bench/serve.mjs') : new URL('./serve.mjs', import.meta.url).pathname;
-  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF && !unrecorded ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), ...(await bastionNodeFlags(unrecorded && other ? other : undefined)), serve, cfg.configPath, ...(unrecorded && !other ? ['--unrecorded'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF && !unrecorded ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), ...(await bastionNodeFlags(unrecorded && other ? other : undefined)), serve, cfg.configPath, ...(unrecorded && !other ? ['--unrecorded'] : [])], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
   const port = await new Promise((resolve) => proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port)));
   const knownHosts = join(cfg.dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${cfg.hostPublic}\n`);
