@@ -3,13 +3,13 @@
  * its shebang; `npm start`, the Dockerfile and the benchmarks pass them too). V8 reads them when
  * it creates the heap, so they cannot be set from inside the running process.
  *
- * `--initial-old-space-size=128`: the bastion's old generation is small (about 20 MB) and a flood
- * of output makes V8's young generation grow to its largest. From then on the old generation's
- * headroom (about 24 MB above what it holds) is below the young generation's capacity, and V8
- * starts a full mark-compact every 50-100 ms for as long as output flows, each freeing about
- * 1 MB. A 128 MB floor on the old generation's limit keeps that headroom: measured, the pty `cat`
- * cost 14.1 instead of 10.0 ms of CPU per MB, and exec of text ran at 157 instead of 198 MB/s
- * (docs/benchmarks.md, eleventh round). Above 128 MB V8 sizes the heap as it always does.
+ * `--initial-old-space-size=128`: the bastion's old generation is small (about 20 MB). Once a
+ * flood of output has made V8's young generation grow to its largest, V8 starts a full
+ * mark-compact every 50-100 ms for as long as output flows, each freeing about 1 MB; it logs the
+ * old generation's headroom under its limit (about 24 MB) as the reason. A 128 MB floor under
+ * that limit ends it. Measured without and with it: the pty `cat` 14.1 and 10.0 ms of CPU per MB,
+ * exec of text 157 and 198 MB/s (docs/benchmarks.md, eleventh round). Above 128 MB V8 sizes the
+ * heap as it always does.
  */
 export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
 

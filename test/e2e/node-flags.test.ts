@@ -47,6 +47,6 @@ describe('the node options the bastion runs with', () => {
     running.push(byHand);
     const line = byHand.stdout().split('\n').find((l) => l.includes(WARNING));
     expect(line, byHand.stdout()).toBeDefined();
-    expect((JSON.parse(line!) as { missing: string[]; level: number }).missing).toEqual([...NODE_FLAGS]);
+    expect((JSON.parse(line!) as { missing: string[] }).missing).toEqual([...NODE_FLAGS]);
   });
 });
