@@ -20,7 +20,7 @@ export async function serve(configFile: string): Promise<void> {
   const config = loadConfig(configFile);
   const log = createLogger({ level: config.log_level });
   const missing = missingNodeFlags();
-  if (missing.length) log.warn({ missing }, 'node was started without the options the bastion runs with (as `bastion` and `npm start` start it): output floods will cost about a third more CPU');
+  if (missing.length) log.warn({ missing }, 'node was started without the options the bastion runs with (as `bastion` and `npm start` start it): a flood of output costs 40-80 % more CPU per MB (docs/benchmarks.md)');
   const bastion = await startBastion(config, log);
   process.stdout.write('\n' + banner(config, bastion.ssh.host, bastion.ssh.port) + '\n');
   let signals = 0;
