@@ -6,6 +6,7 @@ import { recordOrLog, type AuditSink } from '../audit/audit-log.js';
 import { describeError } from '../errors.js';
 import type { Spool } from './spool.js';
 import type { ChunkRecord } from '../recording/chain.js';
+import { sha256OfPieces } from '../recording/chunk-hash.js';
 import { putConfirmed, type ObjectStore } from './object-store.js';
 import { compressForUpload, removeCopy, type SpaceOf } from './compress-for-upload.js';
 
@@ -242,7 +243,7 @@ export class Uploader {
         const body = this.chunkBuffer.subarray(0, c.length);
         const { bytesRead } = await fh.read(body, 0, c.length, c.offset);
         // The bytes must still be the ones the recorder hashed: a spool file changed or cut on disk is not uploaded as if intact.
-        if (bytesRead !== c.length || sha256(body) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
+        if (bytesRead !== c.length || (await sha256OfPieces([body])) !== c.sha256) throw new Error(`recording ${id}: chunk ${c.index} in the spool no longer matches its hash`);
         await putConfirmed(store, chunkKey(objectBase(prefix, id), c.index), body, { contentType: 'application/octet-stream', sha256: c.sha256 });
         await spool.markChunksUploaded(id, c.index + 1);
         this.progress.set(id, { total: chunks.length, uploaded: c.index + 1 });

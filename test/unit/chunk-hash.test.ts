@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chunkHash } from '../../src/recording/chunk-hash.js';
+import { chunkHash, sha256OfPieces } from '../../src/recording/chunk-hash.js';
 import { loadAddon } from '../../src/native/load-addon.js';
 
 describe('chunkHash (SHA-256 of spool chunks, in the thread pool)', () => {
@@ -19,6 +19,14 @@ describe('chunkHash (SHA-256 of spool chunks, in the thread pool)', () => {
     }
     // A digest starts again: nothing added since is the hash of nothing.
     expect(h.digest()).toBe(createHash('sha256').digest('hex'));
+  });
+
+  it('sha256OfPieces gives node:crypto’s hex SHA-256 of the pieces in order, each call on its own', async () => {
+    const pieces = [randomBytes(32 << 20), randomBytes(3)];
+    const [a, b] = await Promise.all([sha256OfPieces(pieces), sha256OfPieces([pieces[1]!])]);
+    expect(a).toBe(createHash('sha256').update(pieces[0]!).update(pieces[1]!).digest('hex'));
+    expect(b).toBe(createHash('sha256').update(pieces[1]!).digest('hex'));
+    expect(await sha256OfPieces([])).toBe(createHash('sha256').digest('hex'));
   });
 
   it('holds its pieces until done (the caller may drop them at once) and refuses misuse with a TypeError', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,11 +45,11 @@ const header = (id: string): Header => ({
 });
 
 /** A recording in a fresh spool whose closed chunks are handed to an uploader, as main.ts wires them. */
-async function recording(id: string) {
+async function recording(id: string, audit: { record(e: Record<string, unknown>): Promise<void> } = { record: async () => undefined }) {
   const spool = new Spool(mkdtempSync(join(tmpdir(), 'upl-')));
   const clock = new ManualClock(1_795_000_000_000);
   const store = memoryStore();
-  const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit: { record: async () => undefined }, intervalMs: 60_000 });
+  const uploader = new Uploader({ spool, store, prefix: 'rec', clock, log: silentLogger(), audit, intervalMs: 60_000 });
   const p = spool.activePaths(id);
   const r = await Recorder.create({
     castPath: p.cast, chunksPath: p.chunks, header: header(id), clock, flushMs: 1000, chunkMs: 10_000, chunkBytes: 64 * 1024,
@@ -102,6 +102,30 @@ describe('Uploader: chunks of a live recording', () => {
     await r.flush();
     await uploader.kick();
     expect(chunkPuts()).toBe(before + 1);
+    await r.close('session ended: test');
+  });
+
+  it('does not upload a chunk whose bytes changed in the spool after they were recorded; the chunks before it go, and the failure is audited', async () => {
+    const id = 's-20261123T000000Z-0000000d';
+    const events: Record<string, unknown>[] = [];
+    const { spool, clock, store, uploader, r } = await recording(id, { record: async (e) => void events.push(e) });
+    await burst(r);
+    await r.sealed();
+    const chunks = spool.chunkState(id).chunks;
+    expect(chunks.length).toBeGreaterThanOrEqual(3);
+    // One byte of chunk 1 changed on disk (a bad disk, or someone editing the spool).
+    const fd = openSync(spool.activePaths(id).cast, 'r+');
+    const at = chunks[1]!.offset + 10;
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    writeSync(fd, Buffer.from([byte[0]! ^ 0x20]), 0, 1, at);
+    closeSync(fd);
+    clock.advance(10_000); // all due
+    await uploader.kick();
+    const uploadedIndexes = store.keys.filter((k) => k.includes('/chunks/')).map((k) => Number(k.split('/').pop()!.split('.')[0]));
+    expect(uploadedIndexes).toEqual([0]);
+    expect(uploader.getHealth().failures).toBe(1);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'recording.upload_failed', error: expect.stringContaining(`recording ${id}: chunk 1 in the spool no longer matches its hash`) as unknown }));
     await r.close('session ended: test');
   });
 
