@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedS3 } from '../../src/storage/embedded-s3.js';
-import { S3ObjectStore } from '../../src/storage/s3.js';
+import { S3ObjectStore, md5InSlices } from '../../src/storage/s3.js';
 import { putConfirmed } from '../../src/storage/object-store.js';
 import { objectBase } from '../../src/storage/uploader.js';
 
@@ -121,6 +121,44 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
     expect(got[0]!.headers['content-md5']).toBe(md5);
     expect(got[0]!.headers['content-length']).toBe(String(body.length));
     expect(got[0]!.body.equals(body)).toBe(true);
+  });
+
+  it('with Object Lock, sends a chunk buffer with the Content-MD5 of its bytes, taken a slice at a time', async () => {
+    const { createServer } = await import('node:http');
+    const got: { headers: Record<string, string | string[] | undefined>; body: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body: Buffer.concat(parts) });
+        res.writeHead(200, { etag: '"x"' }).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const locked = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, objectLock: { mode: 'COMPLIANCE', retainDays: 1 } });
+    const body = randomBytes(3 * 1024 * 1024 + 5); // four slices
+    await locked.put('c/000001.part', body, { contentType: 'application/octet-stream', sha256: createHash('sha256').update(body).digest('hex') });
+    locked.destroy();
+    server.close();
+    expect(got[0]!.headers['content-md5']).toBe(createHash('md5').update(body).digest('base64'));
+    expect(got[0]!.headers['x-amz-object-lock-mode']).toBe('COMPLIANCE');
+    expect(got[0]!.body.equals(body)).toBe(true);
+  });
+
+  it('md5InSlices gives the MD5 of the whole, and lets the event loop run between slices', async () => {
+    for (const [size, slice] of [[0, 4], [1, 4], [8, 4], [9, 4], [1024 * 1024, 1024 * 1024], [3_500_000, 1024 * 1024]] as const) {
+      const body = randomBytes(size);
+      expect(await md5InSlices(body, slice), `${size} bytes in ${slice}-byte slices`).toBe(createHash('md5').update(body).digest('base64'));
+    }
+    const turn = async (size: number) => {
+      let ran = false;
+      setImmediate(() => (ran = true));
+      await md5InSlices(Buffer.alloc(size), 1024);
+      return ran;
+    };
+    expect(await turn(1024)).toBe(false); // one slice: no turn of the loop needed
+    expect(await turn(3 * 1024)).toBe(true); // three slices: the loop ran between them
   });
 
   it('names objects PREFIX/YYYY/MM/DD/SESSION', () => {
