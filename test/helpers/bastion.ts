@@ -159,7 +159,9 @@ export async function runTestBastion(cfg: TestConfig, wrap: string[] = [], cli: 
     },
     cleanup() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      // A process just killed (and its embedded S3 process, which ends once it sees the bastion
+      // gone) may still add a file while the directory is removed: ENOTEMPTY, tried again.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
