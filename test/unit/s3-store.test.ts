@@ -8,6 +8,22 @@ import { S3ObjectStore, md5InSlices } from '../../src/storage/s3.js';
 import { putConfirmed } from '../../src/storage/object-store.js';
 import { objectBase } from '../../src/storage/uploader.js';
 
+/** An HTTP server standing in for S3 that answers every request with 200 and keeps what it got (s3rver does not check Content-MD5). */
+async function recordingServer() {
+  const { createServer } = await import('node:http');
+  const got: { headers: Record<string, string | string[] | undefined>; body: Buffer }[] = [];
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(parts) });
+      res.writeHead(200, { etag: '"x"' }).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`, got, server };
+}
+
 describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
   let dir: string;
   let s3: Awaited<ReturnType<typeof startEmbeddedS3>>;
@@ -98,19 +114,8 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
   });
 
   it('sends a file with its length and the MD5 it was given, for S3 to check the bytes in transit', async () => {
-    const { createServer } = await import('node:http');
-    const got: { headers: Record<string, string | string[] | undefined>; body: Buffer }[] = [];
-    const server = createServer((req, res) => {
-      const parts: Buffer[] = [];
-      req.on('data', (d: Buffer) => parts.push(d));
-      req.on('end', () => {
-        got.push({ headers: req.headers, body: Buffer.concat(parts) });
-        res.writeHead(200, { etag: '"x"' }).end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    const spy = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const { endpoint, got, server } = await recordingServer();
+    const spy = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
     const body = randomBytes(300 * 1024);
     const path = join(dir, 'spy.bin');
     writeFileSync(path, body);
@@ -124,19 +129,8 @@ describe('S3ObjectStore against s3rver (the real S3 protocol)', () => {
   });
 
   it('with Object Lock, sends a chunk buffer with the Content-MD5 of its bytes, taken a slice at a time', async () => {
-    const { createServer } = await import('node:http');
-    const got: { headers: Record<string, string | string[] | undefined>; body: Buffer }[] = [];
-    const server = createServer((req, res) => {
-      const parts: Buffer[] = [];
-      req.on('data', (d: Buffer) => parts.push(d));
-      req.on('end', () => {
-        got.push({ headers: req.headers, body: Buffer.concat(parts) });
-        res.writeHead(200, { etag: '"x"' }).end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    const locked = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, objectLock: { mode: 'COMPLIANCE', retainDays: 1 } });
+    const { endpoint, got, server } = await recordingServer();
+    const locked = new S3ObjectStore({ bucket: 'rec', region: 'us-east-1', endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, objectLock: { mode: 'COMPLIANCE', retainDays: 1 } });
     const body = randomBytes(3 * 1024 * 1024 + 5); // four slices
     await locked.put('c/000001.part', body, { contentType: 'application/octet-stream', sha256: createHash('sha256').update(body).digest('hex') });
     locked.destroy();
