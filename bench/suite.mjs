@@ -18,6 +18,7 @@ import { bulk, keystrokes, logins, quiet } from './suite/measure.mjs';
 import { concurrency, sshdSessionMemory } from './suite/concurrency.mjs';
 import { machine, judge, table } from './suite/report.mjs';
 import { recordingCeiling } from './suite/ceiling.mjs';
+import { ptyReaders } from './suite/pty-readers.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (f) => argv.includes(f);
@@ -78,6 +79,9 @@ try {
     const c = R.exec_ceiling;
     log(`exec ceiling: escape ${c.escape_mb_s} MB/s, SHA-256 ${c.sha256_mb_s} MB/s of asciicast, durable writes ${c.disk_mb_s ?? c.disk_skipped} MB/s: ${c.input_mb_s} MB/s of NULs at most`);
     const b = await bulk(full, { file, fileSize: S.fileSize, execSize: S.execSize, runs: S.runs, settle, log });
+    // Reading the pty alone, right after item 1, while every peer is idle.
+    R.pty_readers = await ptyReaders({ file, runs: S.runs });
+    log(`pty readers, no SSH: ${Object.entries(R.pty_readers).map(([k, v]) => `${k} ${v.median_mb_s ?? v.error}`).join(', ')} MB/s`);
     const k = await keystrokes(peers, { samples: S.samples, slices: S.slices, settle, log });
     const l = await logins(full, { runs: S.logins, settle, log });
     for (const p of peers) {
@@ -115,6 +119,8 @@ const stored = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'u
 if (stored.live) R.fanout = stored.live;
 else R.notes.push('fan-out: no live-viewer figures in bench/results.json (npm run bench:live)');
 if (R.exec_ceiling && R.peers.sshd?.exec_zero?.median_mb_s) R.exec_ceiling.vs_sshd = Math.round((R.exec_ceiling.input_mb_s / R.peers.sshd.exec_zero.median_mb_s) * 1000) / 1000;
+const sshdPty = R.peers.sshd?.pty_cat?.median_mb_s;
+for (const r of Object.values(R.pty_readers ?? {})) if (r.median_mb_s && sshdPty) r.vs_sshd = Math.round((r.median_mb_s / sshdPty) * 1000) / 1000;
 R.targets = judge(R);
 R.machine.loadavg_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
 R.duration_s = Math.round((Date.now() - started) / 1000);

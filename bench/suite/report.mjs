@@ -98,6 +98,13 @@ export function table(R) {
     lines.push(`  asciicast) on one idle thread allow ${fmt(c.cpu_input_mb_s, 0)} MB/s of NULs; the spool's disk, written and fdatasynced alone, ${c.disk_mb_s === null ? `not measured (${c.disk_skipped})` : `${fmt(c.disk_mb_s, 0)} MB/s of asciicast, ${fmt(c.disk_input_mb_s, 0)} of NULs`};`);
     lines.push(`  so at most ${fmt(c.input_mb_s, 0)} MB/s of NULs: ${fmt(c.vs_sshd, 2)}x of this run's sshd exec rate`);
   }
+  const pr = R.pty_readers;
+  if (pr) {
+    const one = (name, r) => (r.error ? `${name} failed (${r.error})` : `${name} ${fmt(r.median_mb_s, 1)} MB/s (${fmt(r.vs_sshd, 2)}x)`);
+    lines.push('', 'pty readers (bench/suite/pty-readers.mjs): the pty `cat` read alone, no SSH, no recording, against sshd\'s pty `cat`:');
+    lines.push(`  ${one('script (C)', pr.script)}, ${one('node-pty on the main thread', pr.node_pty)},`);
+    lines.push(`  ${one('a bare worker thread', pr.worker)}, ${one("the bastion's pty path (its reader thread)", pr.bastion_path)}`);
+  }
   if (R.notes.length) lines.push('', 'notes:', ...R.notes.map((n) => `  - ${n}`));
   return lines;
 }
