@@ -19,10 +19,12 @@ if (!['node-pty', 'worker', 'bastion'].includes(mode) || !file) {
   console.error('usage: node bench/pty-read.mjs node-pty|worker|bastion FILE RUNS');
   process.exit(2);
 }
-const size = readFileSync(file).length;
+const content = readFileSync(file);
+const size = content.length;
 // The pty turns every \n into \r\n: all of them must arrive.
-const expected = size + readFileSync(file).reduce((n, b) => n + (b === 10 ? 1 : 0), 0);
+const expected = size + content.reduce((n, b) => n + (b === 10 ? 1 : 0), 0);
 const env = { PATH: '/usr/bin:/bin' };
+const spawnCat = () => pty.spawn('/bin/cat', [file], { name: 'xterm', cols: 80, rows: 24, cwd: '/', env, encoding: null });
 
 /**
  * node-pty reports the exit without waiting for the pty to drain, and loses the last few KB of
@@ -31,7 +33,7 @@ const env = { PATH: '/usr/bin:/bin' };
  */
 function viaNodePty() {
   return new Promise((resolve) => {
-    const t = pty.spawn('/bin/cat', [file], { name: 'xterm', cols: 80, rows: 24, cwd: '/', env, encoding: null });
+    const t = spawnCat();
     let bytes = 0;
     let first = 0;
     let last = 0;
@@ -62,7 +64,7 @@ s.resume();
 /** As viaNodePty, read in a bare worker thread (node-pty's own reading stopped, as the bastion stops it). */
 function viaWorker() {
   return new Promise((resolve) => {
-    const t = pty.spawn('/bin/cat', [file], { name: 'xterm', cols: 80, rows: 24, cwd: '/', env, encoding: null });
+    const t = spawnCat();
     const socket = t._socket;
     socket._read = () => undefined;
     socket._handle.readStop();
