@@ -1,0 +1,1 @@
+{ "targets": [ { "target_name": "ptyc", "sources": ["ptyc.c"] } ] }
