@@ -32,39 +32,41 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   napi_call_function(env, undef, cb, 1, arg, NULL);
   free(e);
 }
+static int in_flight(R *r) {
+  pthread_mutex_lock(&r->mu);
+  int f = r->inflight;
+  pthread_mutex_unlock(&r->mu);
+  return f;
+}
 static void *loop(void *p) {
-  R *r = p; char *cur = malloc(CAP); size_t n = 0;
+  R *r = p; char *cur = malloc(CAP); size_t n = 0; int eof = 0;
   struct pollfd fds[2] = {{r->fd, POLLIN, 0}, {r->efd, POLLIN, 0}};
   for (;;) {
-    pthread_mutex_lock(&r->mu); int inflight = r->inflight; pthread_mutex_unlock(&r->mu);
-    int wantread = !(inflight && n >= HOLD);
-    fds[0].events = wantread ? POLLIN : 0;
-    int rc = poll(fds, 2, n && !inflight ? 3 : -1);
-    if (fds[1].revents) { uint64_t v; read(r->efd, &v, 8); }
-    int eof = 0;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+    int inflight = in_flight(r);
+    if (eof && n == 0 && !inflight) {
+      Ev *e = calloc(1, sizeof *e); e->end = 1;
+      napi_call_threadsafe_function(r->tsfn, e, napi_tsfn_blocking);
+      break;
+    }
+    // Not polled after the end, nor while HOLD bytes wait for an ack (a hung-up pty polls ready for ever).
+    fds[0].fd = eof || (inflight && n >= HOLD) ? -1 : r->fd;
+    int rc = poll(fds, 2, n && !inflight && !eof ? 3 : -1);
+    if (fds[1].revents) { uint64_t v; if (read(r->efd, &v, 8) < 0) { /* EAGAIN: already taken */ } }
+    if (fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       while (n + 4096 <= CAP) {
         ssize_t k = read(r->fd, cur + n, CAP - n);
         if (k > 0) { n += k; continue; }
-        if (k < 0 && errno == EAGAIN) break;
-        eof = 1; break;
+        if (k < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        eof = 1; break;  // EIO: the program and everything holding the pty have gone
       }
     }
-    pthread_mutex_lock(&r->mu); inflight = r->inflight;
-    if (!inflight && n && (n >= BATCH || rc == 0 || eof)) {
+    pthread_mutex_lock(&r->mu);
+    if (!r->inflight && n && (n >= BATCH || rc == 0 || eof)) {
       Ev *e = malloc(sizeof *e); e->buf = cur; e->len = n; e->end = 0; r->inflight = 1;
       pthread_mutex_unlock(&r->mu);
       napi_call_threadsafe_function(r->tsfn, e, napi_tsfn_blocking);
       cur = malloc(CAP); n = 0;
     } else pthread_mutex_unlock(&r->mu);
-    if (eof && n == 0) {
-      pthread_mutex_lock(&r->mu); int f = r->inflight; pthread_mutex_unlock(&r->mu);
-      if (!f) { Ev *e = calloc(1, sizeof *e); e->end = 1; napi_call_threadsafe_function(r->tsfn, e, napi_tsfn_blocking); break; }
-      fds[0].events = 0; // wait for the ack
-      struct pollfd one = {r->efd, POLLIN, 0}; poll(&one, 1, -1); uint64_t v; read(r->efd, &v, 8);
-      pthread_mutex_lock(&r->mu); f = r->inflight; pthread_mutex_unlock(&r->mu);
-      if (!f) { Ev *e = calloc(1, sizeof *e); e->end = 1; napi_call_threadsafe_function(r->tsfn, e, napi_tsfn_blocking); break; }
-    }
   }
   free(cur); close(r->fd); napi_release_threadsafe_function(r->tsfn, napi_tsfn_release); return NULL;
 }
