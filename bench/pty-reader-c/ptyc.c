@@ -3,11 +3,13 @@
 //   node-gyp rebuild --directory bench/pty-reader-c   (npm's own node-gyp; nodedir=/usr here)
 // attach(fd, onBatch) -> handle: a thread of its own polls the (non-blocking) pty master FD, reads
 //   into a batch, and hands each batch to onBatch(buffer) on the JS thread as an external buffer
-//   (no copy), when nothing is in flight and 256 KB wait or the pty has been quiet for 3 ms; one batch in flight at a time, reading stops once 256 KB wait. onBatch(null) after the
-//   end (EIO or EOF), all delivered; the thread closes FD.
+//   (no copy), when nothing is in flight and 256 KB wait or the pty has been quiet for 3 ms; one
+//   batch in flight at a time, reading stops once 256 KB wait. onBatch(null) after the end (EIO
+//   or EOF), all delivered; the thread closes FD.
 // ack(handle): the last batch has been passed on.
 // Unlike src/targets/pty-reader-worker.ts it has no quiet hand-back, detach or stop, and keeps
-// nothing for the bastion's error paths.
+// nothing for the bastion's error paths; each attach's state and eventfd stay allocated (so a
+// late ack never writes to a reused descriptor): a measurement attaches a few dozen times.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
