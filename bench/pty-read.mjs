@@ -64,14 +64,20 @@ s.on('end', done);
 s.resume();
 `;
 
+/** `cat FILE` in a pty with node-pty's own reading stopped, as the bastion stops it: another reader takes its master. */
+function spawnCatUnread() {
+  const t = spawnCat();
+  const socket = t._socket;
+  socket._read = () => undefined;
+  socket._handle.readStop();
+  socket._handle.reading = false;
+  return t;
+}
+
 /** As viaNodePty, read in a bare worker thread (node-pty's own reading stopped, as the bastion stops it). */
 function viaWorker() {
   return new Promise((resolve) => {
-    const t = spawnCat();
-    const socket = t._socket;
-    socket._read = () => undefined;
-    socket._handle.readStop();
-    socket._handle.reading = false;
+    const t = spawnCatUnread();
     const w = new Worker(WORKER, { eval: true, workerData: { fd: dupFd(t._fd) } });
     w.once('message', ({ bytes, ms }) => {
       void w.terminate();
@@ -104,11 +110,7 @@ function viaC() {
     process.exit(2);
   }
   return new Promise((resolve) => {
-    const t = spawnCat();
-    const socket = t._socket;
-    socket._read = () => undefined;
-    socket._handle.readStop();
-    socket._handle.reading = false;
+    const t = spawnCatUnread();
     let bytes = 0;
     let first = 0;
     let last = 0;
