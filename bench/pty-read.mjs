@@ -22,6 +22,16 @@ if (!['node-pty', 'worker', 'bastion', 'c'].includes(mode) || !file) {
   console.error('usage: node bench/pty-read.mjs node-pty|worker|bastion|c FILE RUNS');
   process.exit(2);
 }
+/** Mode c's addon, loaded once, before the file is read. */
+let addon;
+if (mode === 'c') {
+  try {
+    addon = createRequire(import.meta.url)('./pty-reader-c/build/Release/ptyc.node');
+  } catch {
+    console.error('mode c needs bench/pty-reader-c built first: node-gyp rebuild --directory bench/pty-reader-c');
+    process.exit(2);
+  }
+}
 const content = readFileSync(file);
 const size = content.length;
 // The pty turns every \n into \r\n: all of them must arrive.
@@ -74,7 +84,7 @@ function spawnCatUnread() {
   return t;
 }
 
-/** As viaNodePty, read in a bare worker thread (node-pty's own reading stopped, as the bastion stops it). */
+/** As viaNodePty, read in a bare worker thread. */
 function viaWorker() {
   return new Promise((resolve) => {
     const t = spawnCatUnread();
@@ -102,13 +112,6 @@ function viaBastion() {
 
 /** As viaWorker, read by bench/pty-reader-c's thread; each batch acknowledged on the next turn of the loop. */
 function viaC() {
-  let addon;
-  try {
-    addon = createRequire(import.meta.url)('./pty-reader-c/build/Release/ptyc.node');
-  } catch {
-    console.error('mode c needs bench/pty-reader-c built first: node-gyp rebuild --directory bench/pty-reader-c');
-    process.exit(2);
-  }
   return new Promise((resolve) => {
     const t = spawnCatUnread();
     let bytes = 0;
