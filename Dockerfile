@@ -3,7 +3,7 @@
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm ci also builds the three small addons (src/native/termios, asciicast, spawn), so their sources come first.
+# npm ci also builds the four small addons (src/native/termios, asciicast, spawn, ptyread), so their sources come first.
 COPY src/native ./src/native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
@@ -25,6 +25,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/src/native/termios/build/Release/termios.node ./src/native/termios/build/Release/termios.node
 COPY --from=build /app/src/native/asciicast/build/Release/asciicast.node ./src/native/asciicast/build/Release/asciicast.node
 COPY --from=build /app/src/native/spawn/build/Release/spawn.node ./src/native/spawn/build/Release/spawn.node
+COPY --from=build /app/src/native/ptyread/build/Release/ptyread.node ./src/native/ptyread/build/Release/ptyread.node
 COPY package.json config.example.yaml ./
 COPY keys.example ./keys.example
 ENV NODE_ENV=production

@@ -4,11 +4,11 @@
 //   node bench/pty-read.mjs node-pty|worker|bastion|c FILE RUNS
 // node-pty: node-pty's own reading, on this process's main thread (the plain Node way).
 // worker:   the pty master read by a bare worker thread (a tty.ReadStream, each read counted and
-//           dropped): the reading the bastion's reader thread does, without its batching.
-// bastion:  the built bastion's pty path (src/targets/pty-stream.ts): a flood moves to its reader
-//           thread, which batches it (the way every local pty session's output is read).
-// c:        a reader thread in C handing batches to this thread (bench/pty-reader-c, built by hand;
-//           not in the suite): what the bastion's path could reach (docs/benchmarks.md, thirteenth round).
+//           dropped): the way the bastion read floods until its C reader thread (fourteenth round).
+// bastion:  the built bastion's pty path (src/targets/pty-stream.ts): a flood moves to a reader
+//           thread in C (src/native/ptyread), which batches it (the way every local pty session's output is read).
+// c:        the C reader's prototype (bench/pty-reader-c, built by hand; not in the suite), which
+//           src/native/ptyread grew from (docs/benchmarks.md, thirteenth round).
 // Used by bench/suite/pty-readers.mjs.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -7,7 +7,7 @@
 //   batch in flight at a time, reading stops once 256 KB wait. onBatch(null) after the end (EIO
 //   or EOF), all delivered; the thread closes FD.
 // ack(handle): the last batch has been passed on.
-// Unlike src/targets/pty-reader-worker.ts it has no quiet hand-back, detach or stop, and keeps
+// Unlike src/native/ptyread (which grew from it) it has no quiet hand-back, detach or stop, and keeps
 // nothing for the bastion's error paths; each attach's state and eventfd stay allocated (so a
 // late ack never writes to a reused descriptor): a measurement attaches a few dozen times.
 #define _GNU_SOURCE

@@ -1,15 +1,14 @@
 import { closeSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { loadAddon } from '../native/load-addon.js';
 import { dupFd } from './termios.js';
-import type { FromReader, ToReader } from './pty-reader-protocol.js';
 
 export interface PtyReadHandlers {
   /** A batch of output; call `ack` on the handle when it has been passed on (and the sink wants more). */
   data(chunk: Buffer): void;
   /**
    * No more output from here: the pty's read side ended, or it was detached; or, with `failure`,
-   * this thread cannot read it (the caller reads it itself from now on). `lost`: the thread had
-   * taken the pty, so output it had read and not delivered may be gone; otherwise it never read a byte.
+   * the thread no longer reads it (the caller reads it itself from now on). `lost`: output the
+   * thread had read may not have been delivered (the notice is the caller's to give).
    */
   end(failure?: { error: string; lost: boolean }): void;
   /** The pty went quiet and the thread let go of it, all it read delivered: the caller reads it from now on. */
@@ -22,84 +21,91 @@ export interface PtyRead {
   detach(): void;
 }
 
+/** src/native/ptyread: its header says what each call and event means. */
+interface PtyReadAddon {
+  attach(fd: number, cb: (kind: number, data: Buffer | null) => void): object;
+  signal(handle: object, what: number): void;
+}
+const enum Kind {
+  Data = 0,
+  End = 1,
+  Released = 2,
+  Stopped = 3,
+}
+const enum Signal {
+  Ack = 0,
+  Detach = 1,
+  Stop = 2,
+}
+
 /**
- * The session thread's side of the pty reader thread (pty-reader-worker.ts), started with the
- * first local pty session that floods and shared by all of them. Reading a pty costs one system call per 4 KB;
- * on the session thread that work, and the event per read, is what limited bulk output.
+ * The pty reader threads (src/native/ptyread): while a local pty session floods, a thread of its
+ * own reads the pty and hands the session thread batches of up to 256 KB, with no copy. Reading a
+ * pty costs one system call per 4 KB; on the session thread that work, and the event per read, is
+ * what limited bulk output. A pty quiet for 250 ms is handed back (a keystroke's echo then crosses
+ * no thread). Without the addon (not built) sessions read their ptys themselves.
  */
 export class PtyReaderThread {
-  private worker?: Worker;
-  /** It failed before it ever ran (its file missing?): sessions read their ptys themselves. */
-  private broken = false;
-  private next = 1;
-  /** Each read, with its descriptor until the thread has taken it (then the thread closes it). */
-  private readonly reads = new Map<number, { h: PtyReadHandlers; fd?: number }>();
+  /** The reads going on, each with what waits for its end (stop()). */
+  private readonly reads = new Map<object, (() => void)[]>();
+  private stopping?: string;
 
-  /** Reads the pty master `fd` on the reader thread; undefined when it cannot (the caller reads it itself). */
+  constructor(private readonly addon: PtyReadAddon | undefined = loadAddon<PtyReadAddon>('ptyread')) {}
+
+  /** Reads the pty master `fd` on a reader thread; undefined when it cannot (the caller reads it itself). */
   attach(fd: number, h: PtyReadHandlers): PtyRead | undefined {
-    if (this.broken) return undefined;
-    const copy = dupFd(fd);
+    const addon = this.addon;
+    if (!addon) return undefined;
+    const copy = dupFd(fd); // the thread's own descriptor: it closes it when it lets go
     if (copy === undefined) return undefined;
-    const worker = this.ensure();
-    const id = this.next++;
-    this.reads.set(id, { h, fd: copy });
-    const send = (m: ToReader) => {
-      if (this.worker === worker && this.reads.has(id)) worker.postMessage(m);
+    let handle: object;
+    let done = false;
+    const ended = () => {
+      done = true;
+      const waiting = this.reads.get(handle) ?? [];
+      this.reads.delete(handle);
+      for (const resolve of waiting) resolve();
     };
-    send({ op: 'attach', id, fd: copy });
-    return { ack: () => send({ op: 'ack', id }), detach: () => send({ op: 'detach', id }) };
+    try {
+      handle = addon.attach(copy, (kind, data) => {
+        if (kind === Kind.Data) return h.data(data!);
+        ended();
+        if (kind === Kind.Released) h.released();
+        else if (kind === Kind.Stopped) h.end({ error: `the pty reader thread stopped: ${this.stopping ?? 'stopped'}`, lost: false });
+        else h.end();
+      });
+    } catch {
+      try {
+        closeSync(copy);
+      } catch {
+        // already closed
+      }
+      return undefined;
+    }
+    this.reads.set(handle, []);
+    const signal = (what: Signal) => {
+      if (!done) addon.signal(handle, what);
+    };
+    return { ack: () => signal(Signal.Ack), detach: () => signal(Signal.Detach) };
   }
 
-  /** Stops the thread; sessions still reading through it go on reading in their own thread. */
-  async stop(): Promise<void> {
-    await this.worker?.terminate();
-  }
-
-  private ensure(): Worker {
-    if (this.worker) return this.worker;
-    const url = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/targets/pty-reader-worker.js', import.meta.url) : new URL('./pty-reader-worker.js', import.meta.url);
-    const worker = new Worker(url);
-    worker.unref();
-    this.worker = worker;
-    let ran = false;
-    let failure: unknown;
-    worker.once('online', () => (ran = true));
-    worker.on('message', (m: FromReader) => {
-      const read = this.reads.get(m.id);
-      if (!read) return;
-      if (m.op === 'attached') delete read.fd;
-      else if (m.op === 'data') read.h.data(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
-      else if (m.op === 'released') {
-        this.reads.delete(m.id);
-        read.h.released();
-      } else {
-        this.reads.delete(m.id);
-        read.h.end(m.error === undefined ? undefined : { error: m.error, lost: read.fd === undefined });
-      }
-    });
-    worker.on('error', (err) => (failure = err));
-    // 'exit' comes after every message the thread sent. Reads it held end with the reason (their
-    // descriptors closed with the thread); descriptors it never took are closed here. The next
-    // session starts a new thread, unless this one never ran.
-    worker.on('exit', (code) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      if (!ran) this.broken = true;
-      const gone = [...this.reads.values()];
-      this.reads.clear();
-      const reason = `the pty reader thread stopped: ${(failure as Error)?.message ?? `exit code ${code}`}`;
-      for (const read of gone) {
-        if (read.fd !== undefined) {
-          try {
-            closeSync(read.fd);
-          } catch {
-            // already closed
-          }
-        }
-        read.h.end({ error: reason, lost: read.fd === undefined });
-      }
-    });
-    return worker;
+  /**
+   * Stops every reader thread; each delivers what it read, then its session reads the pty itself.
+   * Resolves once they all have.
+   */
+  async stop(reason = 'the bastion is shutting down'): Promise<void> {
+    const handles = [...this.reads.keys()];
+    if (handles.length === 0) return;
+    this.stopping = reason;
+    await Promise.all(
+      handles.map(
+        (handle) =>
+          new Promise<void>((resolve) => {
+            this.reads.get(handle)!.push(resolve);
+            this.addon!.signal(handle, Signal.Stop);
+          }),
+      ),
+    );
   }
 }
 

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "ptyread",
+      "sources": ["ptyread.c"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

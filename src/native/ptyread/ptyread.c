@@ -1,0 +1,275 @@
+// The pty reader thread (src/targets/pty-reader.ts is its JS side): while a local session floods,
+// a thread of its own reads the session's pty master and hands the output to the session thread
+// in large batches, with no copy (each batch becomes an external Buffer).
+//
+// attach(fd, cb) -> handle. FD is the thread's own descriptor of the pty master (a dup, already
+// non-blocking); the thread closes it when it lets go. cb(kind, buffer) on the JS thread:
+//   0 DATA (buffer): a batch; ack(handle) when it has been passed on (one batch in flight at a time);
+//   1 END: the output ended (EIO: the program and all that held the pty are gone), or detached;
+//   2 RELEASED: quiet for QUIET_MS, all it read delivered: the caller reads the pty from now on;
+//   3 STOPPED: stop(handle) was called; all it read was delivered first (nothing lost).
+// After END, RELEASED or STOPPED nothing more comes and the thread has been joined.
+// detach(handle): read what the kernel still holds (at most HOLD more), deliver it, then END.
+//
+// The first bytes after a quiet moment go at once (a keystroke's echo is not delayed). Reads close
+// together (BURST_GAP_MS) are a flood: gathered for up to GATHER_MS or BATCH bytes. Once HOLD bytes
+// wait for an ack the pty is not polled, so the program in it blocks as on a slow terminal.
+//
+// Lifetime: the state is freed when both the JS handle has been collected and the thread is joined
+// (on its last event, or by the environment's cleanup hook, which stops and joins it before the
+// thread-safe function goes away). Its eventfd lives as long as the state: a late ack never writes
+// to a descriptor number someone else has reused.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+
+#define READ_SIZE (64 * 1024)
+#define HOLD (256 * 1024)
+#define BATCH (256 * 1024)
+#define CAP (HOLD + READ_SIZE)
+#define GATHER_MS 3.0
+#define BURST_GAP_MS 0.3
+#define QUIET_MS 250.0
+
+enum { EV_DATA = 0, EV_END = 1, EV_RELEASED = 2, EV_STOPPED = 3 };
+
+typedef struct {
+  int fd, efd;
+  napi_env env;
+  napi_threadsafe_function tsfn;
+  pthread_t th;
+  pthread_mutex_t mu;
+  int inflight, detach, stop;
+  int joined;
+  int refs; /* the JS handle and the cleanup hook; touched on the JS thread only */
+} R;
+
+typedef struct { int kind; char *buf; size_t len; R *r; } Ev;
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void unref(R *r) {
+  if (--r->refs > 0) return;
+  close(r->efd);
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+}
+
+static void join(R *r) {
+  if (r->joined) return;
+  r->joined = 1;
+  pthread_join(r->th, NULL);
+}
+
+/* The environment is going away: stop the thread and wait for it, before its thread-safe function goes. */
+static void cleanup(void *arg) {
+  R *r = arg;
+  pthread_mutex_lock(&r->mu);
+  r->stop = 1;
+  pthread_mutex_unlock(&r->mu);
+  uint64_t v = 1;
+  if (write(r->efd, &v, 8) < 0) { /* the counter is full: it is awake anyway */ }
+  join(r);
+  unref(r);
+}
+
+static void free_buf(napi_env env, void *data, void *hint) { free(data); }
+
+static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
+  Ev *e = data;
+  if (!env) { free(e->buf); free(e); return; }
+  napi_value undef, args[2];
+  napi_get_undefined(env, &undef);
+  napi_create_int32(env, e->kind, &args[0]);
+  if (e->kind == EV_DATA) {
+    if (napi_create_external_buffer(env, e->len, e->buf, free_buf, NULL, &args[1]) != napi_ok) {
+      /* cannot happen short of memory: copy it instead */
+      void *copy;
+      napi_create_buffer_copy(env, e->len, e->buf, &copy, &args[1]);
+      free(e->buf);
+    }
+  } else {
+    napi_get_null(env, &args[1]);
+    /* The last event: the thread has nothing left to do but exit. */
+    R *r = e->r;
+    join(r);
+    napi_remove_env_cleanup_hook(env, cleanup, r);
+    unref(r);
+  }
+  free(e);
+  napi_call_function(env, undef, cb, 2, args, NULL);
+}
+
+static void post(R *r, int kind, char *buf, size_t len) {
+  Ev *e = malloc(sizeof *e);
+  if (!e) { free(buf); return; }
+  e->kind = kind; e->buf = buf; e->len = len; e->r = r;
+  if (napi_call_threadsafe_function(r->tsfn, e, napi_tsfn_blocking) != napi_ok) { free(buf); free(e); }
+}
+
+/* Reads what the pty holds now into cur (up to limit bytes in all); -1 at its end (EIO), else 0. */
+static int read_now(int fd, char *cur, size_t *n, size_t limit) {
+  while (*n < limit) {
+    size_t want = limit - *n < READ_SIZE ? limit - *n : READ_SIZE;
+    ssize_t k = read(fd, cur + *n, want);
+    if (k > 0) { *n += (size_t)k; continue; }
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && errno == EAGAIN) return 0;
+    return -1; /* EIO (or 0): the program and everything holding the pty are gone */
+  }
+  return 0;
+}
+
+static void *loop(void *p) {
+  R *r = p;
+  char *cur = malloc(CAP);
+  size_t n = 0;
+  double last = now_ms(), first = 0;
+  int flood = 0, ended = cur == NULL, kind = EV_END;
+  struct pollfd fds[2] = {{r->fd, POLLIN, 0}, {r->efd, POLLIN, 0}};
+  for (;;) {
+    pthread_mutex_lock(&r->mu);
+    int inflight = r->inflight, detach = r->detach, stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    if (stop || detach || ended) {
+      if (detach && !stop && !ended) {
+        /* What the kernel still holds, at most HOLD more: a background job writing on after the
+           program exited must not keep this thread for ever. */
+        for (size_t taken = 0; taken < HOLD;) {
+          size_t before = n;
+          if (n + READ_SIZE > CAP) { post(r, EV_DATA, cur, n); cur = malloc(CAP); n = 0; before = 0; if (!cur) break; }
+          int end = read_now(r->fd, cur, &n, n + READ_SIZE);
+          taken += n - before;
+          if (end < 0 || n == before) break;
+        }
+      }
+      if (cur && n) post(r, EV_DATA, cur, n); else free(cur);
+      kind = stop && !ended && !detach ? EV_STOPPED : EV_END;
+      break;
+    }
+    double t = now_ms();
+    double wait = -1;
+    if (!inflight && n) {
+      if (n >= BATCH || !flood || t - first >= GATHER_MS) {
+        pthread_mutex_lock(&r->mu);
+        r->inflight = 1;
+        pthread_mutex_unlock(&r->mu);
+        post(r, EV_DATA, cur, n);
+        cur = malloc(CAP); n = 0;
+        if (!cur) ended = 1;
+        continue;
+      }
+      wait = GATHER_MS - (t - first);
+    } else if (!inflight) {
+      if (t - last >= QUIET_MS) { free(cur); kind = EV_RELEASED; break; }
+      wait = QUIET_MS - (t - last);
+    }
+    struct timespec ts, *tsp = NULL;
+    if (wait >= 0) { ts.tv_sec = (time_t)(wait / 1e3); ts.tv_nsec = (long)((wait - ts.tv_sec * 1e3) * 1e6); tsp = &ts; }
+    fds[0].fd = n >= HOLD ? -1 : r->fd;
+    fds[0].revents = fds[1].revents = 0;
+    int rc = ppoll(fds, 2, tsp, NULL);
+    if (rc < 0 && errno != EINTR) { ended = 1; continue; }
+    if (fds[1].revents) { uint64_t v; if (read(r->efd, &v, 8) < 0) { /* EAGAIN: already taken */ } }
+    if (fds[0].fd >= 0 && fds[0].revents) {
+      size_t before = n;
+      int end = read_now(r->fd, cur, &n, CAP);
+      if (n > before) {
+        double at = now_ms();
+        flood = at - last < BURST_GAP_MS || n - before > 4096;
+        if (before == 0) first = at;
+        last = at;
+      }
+      if (end < 0) ended = 1;
+    }
+  }
+  close(r->fd);
+  post(r, kind, NULL, 0);
+  napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static void handle_gone(napi_env env, void *data, void *hint) { unref(data); }
+
+static napi_value throw_err(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value attach(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  int32_t fd;
+  napi_valuetype t;
+  if (argc < 2 || napi_get_value_int32(env, a[0], &fd) != napi_ok || napi_typeof(env, a[1], &t) != napi_ok || t != napi_function)
+    return throw_err(env, "attach(fd, callback)");
+  R *r = calloc(1, sizeof *r);
+  if (!r) return throw_err(env, "out of memory");
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) { free(r); return throw_err(env, strerror(errno)); }
+  r->fd = fd;
+  r->env = env;
+  r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (r->efd < 0) { free(r); return throw_err(env, strerror(errno)); }
+  pthread_mutex_init(&r->mu, NULL);
+  napi_value name;
+  napi_create_string_utf8(env, "ptyread", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, a[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &r->tsfn) != napi_ok) {
+    close(r->efd); pthread_mutex_destroy(&r->mu); free(r);
+    return throw_err(env, "cannot create the thread-safe function");
+  }
+  napi_unref_threadsafe_function(env, r->tsfn);
+  int rc = pthread_create(&r->th, NULL, loop, r);
+  if (rc != 0) {
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
+    close(r->efd); pthread_mutex_destroy(&r->mu); free(r);
+    return throw_err(env, strerror(rc));
+  }
+  r->refs = 2;
+  napi_add_env_cleanup_hook(env, cleanup, r);
+  napi_value h;
+  napi_create_external(env, r, handle_gone, NULL, &h);
+  return h;
+}
+
+/* signal(handle): what = 0 ack, 1 detach, 2 stop. */
+static napi_value signal_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  R *r;
+  int32_t what;
+  if (argc < 2 || napi_get_value_external(env, a[0], (void **)&r) != napi_ok || napi_get_value_int32(env, a[1], &what) != napi_ok)
+    return throw_err(env, "signal(handle, what)");
+  pthread_mutex_lock(&r->mu);
+  if (what == 0) r->inflight = 0;
+  else if (what == 1) r->detach = 1;
+  else r->stop = 1;
+  pthread_mutex_unlock(&r->mu);
+  uint64_t v = 1;
+  if (write(r->efd, &v, 8) < 0) { /* the counter is full: the thread is awake anyway */ }
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value f;
+  napi_create_function(env, "attach", NAPI_AUTO_LENGTH, attach, NULL, &f);
+  napi_set_named_property(env, exports, "attach", f);
+  napi_create_function(env, "signal", NAPI_AUTO_LENGTH, signal_, NULL, &f);
+  napi_set_named_property(env, exports, "signal", f);
+  return exports;
+}
