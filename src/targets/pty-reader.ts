@@ -7,10 +7,10 @@ export interface PtyReadHandlers {
   data(chunk: Buffer): void;
   /**
    * No more output from here: the pty's read side ended, or it was detached; or, with `failure`,
-   * the thread no longer reads it (the caller reads it itself from now on). `lost`: output the
-   * thread had read may not have been delivered (the notice is the caller's to give).
+   * the thread was stopped (all it had read delivered first) and the caller reads the pty itself
+   * from now on.
    */
-  end(failure?: { error: string; lost: boolean }): void;
+  end(failure?: { error: string }): void;
   /** The pty went quiet and the thread let go of it, all it read delivered: the caller reads it from now on. */
   released(): void;
 }
@@ -71,7 +71,7 @@ export class PtyReaderThread {
         if (kind === Kind.Data) return h.data(data!);
         ended();
         if (kind === Kind.Released) h.released();
-        else if (kind === Kind.Stopped) h.end({ error: `the pty reader thread stopped: ${this.stopping ?? 'stopped'}`, lost: false });
+        else if (kind === Kind.Stopped) h.end({ error: `the pty reader thread stopped: ${this.stopping ?? 'stopped'}` });
         else h.end();
       });
     } catch {

@@ -135,13 +135,10 @@ export class PtyStream implements TargetStream {
     else this.reader?.ack();
   }
 
-  private readEnd(failure: { error: string; lost: boolean } | undefined): void {
+  private readEnd(failure: { error: string } | undefined): void {
     this.reader = undefined;
-    if (failure && this.exitInfo === undefined) {
-      // What the thread had read but not handed over is gone: say so where the user and the recording see it.
-      if (failure.lost) this.data.emit(Buffer.from(`\r\n[bastion: some output may be missing here (${failure.error}); the session goes on]\r\n`));
-      return this.readHere();
-    }
+    // Stopped: everything the thread read has been delivered; the rest is read here.
+    if (failure && this.exitInfo === undefined) return this.readHere();
     if (this.exitInfo) return this.reportExit();
     // The output ended before node-pty heard of the exit: let it see the end too, so it reports
     // the exit now rather than after its own timeout.

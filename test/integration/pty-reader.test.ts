@@ -143,7 +143,7 @@ describe('the pty reader thread', () => {
     });
     await reader.stop('a test stops it');
     await ends;
-    expect(ended).toEqual({ error: 'the pty reader thread stopped: a test stops it', lost: false });
+    expect(ended).toEqual({ error: 'the pty reader thread stopped: a test stops it' });
     program.kill();
   });
 

@@ -39,6 +39,7 @@
 #define GATHER_MS 3.0
 #define BURST_GAP_MS 0.3
 #define QUIET_MS 250.0
+#define STACK (256 * 1024)
 
 enum { EV_DATA = 0, EV_END = 1, EV_RELEASED = 2, EV_STOPPED = 3 };
 
@@ -114,6 +115,11 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
 }
 
 static void post(R *r, int kind, char *buf, size_t len) {
+  if (buf && len < CAP / 2) {
+    /* A small batch (an echo, a flood's tail) does not keep CAP bytes until it is collected. */
+    char *small = realloc(buf, len);
+    if (small) buf = small;
+  }
   Ev *e = malloc(sizeof *e);
   if (!e) { free(buf); return; }
   e->kind = kind; e->buf = buf; e->len = len; e->r = r;
@@ -233,7 +239,12 @@ static napi_value attach(napi_env env, napi_callback_info info) {
     return throw_err(env, "cannot create the thread-safe function");
   }
   napi_unref_threadsafe_function(env, r->tsfn);
-  int rc = pthread_create(&r->th, NULL, loop, r);
+  /* The loop keeps its buffers on the heap: a small stack is plenty (one thread per flooding pty). */
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, STACK);
+  int rc = pthread_create(&r->th, &attr, loop, r);
+  pthread_attr_destroy(&attr);
   if (rc != 0) {
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
     close(r->efd); pthread_mutex_destroy(&r->mu); free(r);
