@@ -59,9 +59,7 @@ export class PtyReaderThread {
     const copy = dupFd(fd); // the thread's own descriptor: it closes it when it lets go
     if (copy === undefined) return undefined;
     let handle: object;
-    let done = false;
     const ended = () => {
-      done = true;
       const waiting = this.reads.get(handle) ?? [];
       this.reads.delete(handle);
       for (const resolve of waiting) resolve();
@@ -83,8 +81,9 @@ export class PtyReaderThread {
       return undefined;
     }
     this.reads.set(handle, []);
+    // Nothing to signal once it has ended (its state lives on until the handle is collected, so it would be harmless).
     const signal = (what: Signal) => {
-      if (!done) addon.signal(handle, what);
+      if (this.reads.has(handle)) addon.signal(handle, what);
     };
     return { ack: () => signal(Signal.Ack), detach: () => signal(Signal.Detach) };
   }

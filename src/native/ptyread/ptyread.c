@@ -45,7 +45,6 @@ enum { EV_DATA = 0, EV_END = 1, EV_RELEASED = 2, EV_STOPPED = 3 };
 
 typedef struct {
   int fd, efd;
-  napi_env env;
   napi_threadsafe_function tsfn;
   pthread_t th;
   pthread_mutex_t mu;
@@ -228,7 +227,6 @@ static napi_value attach(napi_env env, napi_callback_info info) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) { free(r); return throw_err(env, strerror(errno)); }
   r->fd = fd;
-  r->env = env;
   r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (r->efd < 0) { free(r); return throw_err(env, strerror(errno)); }
   pthread_mutex_init(&r->mu, NULL);
