@@ -1,36 +1,23 @@
 // One reader of item 1's pty `cat`, without SSH and without a recording: `cat FILE` in a pty, its
 // output read and thrown away, RUNS times in this process (a warm-up run first). Prints one JSON
 // line per run: { mb_s } of FILE's bytes per second from the first byte read to the last.
-//   node bench/pty-read.mjs node-pty|worker|bastion|c FILE RUNS
+//   node bench/pty-read.mjs node-pty|worker|bastion FILE RUNS
 // node-pty: node-pty's own reading, on this process's main thread (the plain Node way).
 // worker:   the pty master read by a bare worker thread (a tty.ReadStream, each read counted and
 //           dropped): the way the bastion read floods until its C reader thread (fourteenth round).
 // bastion:  the built bastion's pty path (src/targets/pty-stream.ts): a flood moves to a reader
 //           thread in C (src/native/ptyread), which batches it (the way every local pty session's output is read).
-// c:        the C reader's prototype (bench/pty-reader-c, built by hand; not in the suite), which
-//           src/native/ptyread grew from (docs/benchmarks.md, thirteenth round).
 // Used by bench/suite/pty-readers.mjs.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import pty from 'node-pty';
 import { Worker } from 'node:worker_threads';
 import { PtyStream } from '../dist/src/targets/pty-stream.js';
 import { dupFd } from '../dist/src/targets/termios.js';
 
 const [mode, file, runsArg] = process.argv.slice(2);
-if (!['node-pty', 'worker', 'bastion', 'c'].includes(mode) || !file) {
-  console.error('usage: node bench/pty-read.mjs node-pty|worker|bastion|c FILE RUNS');
+if (!['node-pty', 'worker', 'bastion'].includes(mode) || !file) {
+  console.error('usage: node bench/pty-read.mjs node-pty|worker|bastion FILE RUNS');
   process.exit(2);
-}
-/** Mode c's addon, loaded once, before the file is read. */
-let addon;
-if (mode === 'c') {
-  try {
-    addon = createRequire(import.meta.url)('./pty-reader-c/build/Release/ptyc.node');
-  } catch {
-    console.error('mode c needs bench/pty-reader-c built first: node-gyp rebuild --directory bench/pty-reader-c');
-    process.exit(2);
-  }
 }
 const content = readFileSync(file);
 const size = content.length;
@@ -110,24 +97,7 @@ function viaBastion() {
   });
 }
 
-/** As viaWorker, read by bench/pty-reader-c's thread; each batch acknowledged on the next turn of the loop. */
-function viaC() {
-  return new Promise((resolve) => {
-    const t = spawnCatUnread();
-    let bytes = 0;
-    let first = 0;
-    let last = 0;
-    const handle = addon.attach(dupFd(t._fd), (b) => {
-      if (b === null) return resolve(bytes >= expected * 0.99 ? ((last - first) * expected) / bytes : new Error(`c: ${bytes} of ${expected} bytes`));
-      last = performance.now();
-      first ||= last;
-      bytes += b.length;
-      setImmediate(() => addon.ack(handle));
-    });
-  });
-}
-
-const once = { 'node-pty': viaNodePty, worker: viaWorker, bastion: viaBastion, c: viaC }[mode];
+const once = { 'node-pty': viaNodePty, worker: viaWorker, bastion: viaBastion }[mode];
 for (let i = 0; i <= Number(runsArg ?? 1); i++) {
   const ms = await once();
   if (ms instanceof Error) {

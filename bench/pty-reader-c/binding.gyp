@@ -1,1 +1,0 @@
-{ "targets": [ { "target_name": "ptyc", "sources": ["ptyc.c"] } ] }
