@@ -6,7 +6,7 @@
 //   sshd-tlog      a second sshd whose sessions run under tlog-rec-session (optional)
 //   bastion-unrec  with --diagnose: a second bastion without a recorder, local-shell target
 //   bastion-unrec-ssh  with --diagnose: that bastion's ssh target (keystrokes only)
-//   ssh2-bare      with --diagnose: bench/bare-relay.mjs, a bare ssh2 + node-pty relay (the floor)
+//   ssh2-bare      with --diagnose: bench/bare-relay.mjs, a bare ssh2 + node-pty relay (the floor), with the bastion's node options
 //   ssh2-bare-ssh  with --diagnose: the same relay to the sshd above through an ssh2 client (keystrokes only)
 // Each peer has open(command, { tty }) -> { args, env } for the OpenSSH client: bastion peers use
 // a fresh bastion user per login (TOTP codes are single-use per user and 30 s step) and answer
@@ -158,9 +158,10 @@ export async function startPeers(dir, { users, tlog, prof, unrecorded = false })
   };
 }
 
-/** bench/bare-relay.mjs in its own process. */
+/** bench/bare-relay.mjs in its own process, with the node options the bastion runs with (a fair baseline). */
 async function startRelay(hostKeyFile, upstream) {
-  const proc = spawn(process.execPath, [new URL('../bare-relay.mjs', import.meta.url).pathname, hostKeyFile, JSON.stringify(upstream)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeFlags = await bastionNodeFlags(undefined, '');
+  const proc = spawn(process.execPath, [...nodeFlags, new URL('../bare-relay.mjs', import.meta.url).pathname, hostKeyFile, JSON.stringify(upstream)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const { port } = await new Promise((resolve, reject) => {
     proc.stdout.once('data', (d) => resolve(JSON.parse(String(d).split('\n')[0])));
     proc.once('exit', (code) => reject(new Error(`bench/bare-relay.mjs exited (${code}) before it listened`)));
