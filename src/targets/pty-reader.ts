@@ -7,8 +7,8 @@ export interface PtyReadHandlers {
   data(chunk: Buffer): void;
   /**
    * No more output from here: the pty's read side ended, or it was detached; or, with `failure`,
-   * the thread was stopped (all it had read delivered first) and the caller reads the pty itself
-   * from now on.
+   * the thread was stopped or could not go on (all it had read delivered first) and the caller
+   * reads the pty itself from now on.
    */
   end(failure?: { error: string }): void;
   /** The pty went quiet and the thread let go of it, all it read delivered: the caller reads it from now on. */
@@ -31,6 +31,7 @@ const enum Kind {
   End = 1,
   Released = 2,
   Stopped = 3,
+  Failed = 4,
 }
 const enum Signal {
   Ack = 0,
@@ -70,6 +71,7 @@ export class PtyReaderThread {
         ended();
         if (kind === Kind.Released) h.released();
         else if (kind === Kind.Stopped) h.end({ error: `the pty reader thread stopped: ${this.stopping ?? 'stopped'}` });
+        else if (kind === Kind.Failed) h.end({ error: 'the pty reader thread could not go on (out of memory, or poll failed)' });
         else h.end();
       });
     } catch {

@@ -120,6 +120,7 @@ export class PtyStream implements TargetStream {
   /** The reader thread let go of a quiet pty, all it read delivered. */
   private released(): void {
     this.reader = undefined;
+    this.ackOwed = false; // an ack owed to this read; the next one starts afresh
     if (this.exitInfo === undefined) return this.readHere();
     // The program exited as the thread let go (the detach came too late): the thread reads what is
     // left and ends, as at any exit; if it cannot, node-pty reads on and the exit is reported now.
@@ -137,7 +138,8 @@ export class PtyStream implements TargetStream {
 
   private readEnd(failure: { error: string } | undefined): void {
     this.reader = undefined;
-    // Stopped: everything the thread read has been delivered; the rest is read here.
+    this.ackOwed = false;
+    // Stopped, or the thread failed: everything it read has been delivered; the rest is read here.
     if (failure && this.exitInfo === undefined) return this.readHere();
     if (this.exitInfo) return this.reportExit();
     // The output ended before node-pty heard of the exit: let it see the end too, so it reports

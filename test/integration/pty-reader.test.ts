@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LocalTargetConnector } from '../../src/targets/local.js';
 import { spawn } from 'node-pty';
 import { PtyReaderThread, ptyReader } from '../../src/targets/pty-reader.js';
+import { dupFd, pendingBytes } from '../../src/targets/termios.js';
+import { createRequire } from 'node:module';
 import type { ResolvedLocalTarget } from '../../src/config/targets.js';
 import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
 import type { PtyStream } from '../../src/targets/pty-stream.js';
@@ -145,6 +150,55 @@ describe('the pty reader thread', () => {
     await ends;
     expect(ended).toEqual({ error: 'the pty reader thread stopped: a test stops it' });
     program.kill();
+  });
+
+  it('hands the pty back when it cannot get memory for a batch: the session reads on and loses nothing', async () => {
+    // A real allocation failure: a shim (compiled here) fails the reader's batch buffers after the first two.
+    const dir = mkdtempSync(join(tmpdir(), 'ptyread-nomem-'));
+    try {
+      const shim = join(dir, 'fail-batch-alloc.so');
+      await promisify(execFile)('gcc', ['-shared', '-fPIC', '-O2', '-o', shim, new URL('../fixtures/fail-batch-alloc.c', import.meta.url).pathname]);
+      const script = new URL('../fixtures/pty-reader-nomem.mjs', import.meta.url).pathname;
+      const env = { ...process.env, LD_PRELOAD: shim, FAIL_BATCH_AFTER: '2' };
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [script], { env, timeout: 60_000 });
+      expect(stderr).toBe('');
+      // every byte in order, read by the thread and, once it failed, by the session; then the exit
+      expect(JSON.parse(stdout)).toEqual({ exit: { code: 0 }, complete: true, bytes: expected(300000).length, readOn: ['reader thread', 'session'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('drains what the kernel holds when told to detach, even with a stop at the same time', async () => {
+    // The program exits (detach) as the bastion shuts down (stop): the output still in the pty is
+    // the program's last words, read before the end is reported. The first batch is never acked,
+    // so the thread holds its 256 KB and stops reading; the program waits with more in the kernel.
+    // Both signals go back to back, straight to the addon, so that the thread sees them together.
+    const addon = createRequire(import.meta.url)('../../src/native/ptyread/build/Release/ptyread.node') as {
+      attach(fd: number, cb: (kind: number, data: Buffer | null) => void): object;
+      signal(handle: object, what: number): void;
+    };
+    for (let round = 0; round < 3; round++) {
+      const program = spawn('/bin/sh', ['-c', 'head -c 800000 /dev/zero; sleep 5'], { cols: 80, rows: 24 });
+      const fd = (program as unknown as { _fd: number })._fd;
+      program.pause();
+      let bytes = 0;
+      let handle!: object;
+      const last = new Promise<number>((resolve) => {
+        handle = addon.attach(dupFd(fd)!, (kind, data) => (kind === 0 ? void (bytes += data!.length) : resolve(kind)));
+      });
+      await until(() => bytes > 0);
+      await sleep(300);
+      expect(pendingBytes(fd)).toBeGreaterThan(0); // the kernel holds output the thread has not read
+      // What `head` has written so far: it is blocked on the full pty, so this is all there is.
+      const head = readFileSync(`/proc/${program.pid}/task/${program.pid}/children`, 'utf8').trim().split(' ')[0];
+      const written = Number(/wchar: (\d+)/.exec(readFileSync(`/proc/${head}/io`, 'utf8'))![1]);
+      addon.signal(handle, 1); // detach
+      addon.signal(handle, 2); // stop
+      expect(await last).toBe(1); // END, as for a detach alone: the exit is reported after it
+      expect(bytes).toBeGreaterThanOrEqual(written); // all of it delivered, the kernel's part too
+      program.kill();
+    }
   });
 
   it('stops and joins its threads when their environment goes away mid-flood (worker teardown, process exit)', async () => {

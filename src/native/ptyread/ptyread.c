@@ -7,9 +7,15 @@
 //   0 DATA (buffer): a batch; ack(handle) when it has been passed on (one batch in flight at a time);
 //   1 END: the output ended (EIO: the program and all that held the pty are gone), or detached;
 //   2 RELEASED: quiet for QUIET_MS, all it read delivered: the caller reads the pty from now on;
-//   3 STOPPED: stop(handle) was called; all it read was delivered first (nothing lost).
-// After END, RELEASED or STOPPED nothing more comes and the thread has been joined.
-// detach(handle): read what the kernel still holds (at most HOLD more), deliver it, then END.
+//   3 STOPPED: stop(handle) was called; all it read was delivered first (nothing lost);
+//   4 FAILED: it could not go on (no memory for a batch, poll failed); all it read was delivered.
+// After END, RELEASED, STOPPED or FAILED nothing more comes and the thread has been joined; after
+// RELEASED, STOPPED or FAILED the caller reads the pty itself.
+// detach(handle): read what the kernel still holds (at most HOLD more), deliver it, then END (also
+// when a stop came as well).
+//
+// Handing an event over allocates nothing: a batch carries its event header in front of its bytes,
+// and the last event lives in the state. So no event is ever lost to a failed allocation.
 //
 // The first bytes after a quiet moment go at once (a keystroke's echo is not delayed). Reads close
 // together (BURST_GAP_MS) are a flood: gathered for up to GATHER_MS or BATCH bytes. Once HOLD bytes
@@ -41,9 +47,13 @@
 #define QUIET_MS 250.0
 #define STACK (256 * 1024)
 
-enum { EV_DATA = 0, EV_END = 1, EV_RELEASED = 2, EV_STOPPED = 3 };
+enum { EV_DATA = 0, EV_END = 1, EV_RELEASED = 2, EV_STOPPED = 3, EV_FAILED = 4 };
 
-typedef struct {
+typedef struct R R;
+/* An event for the JS thread. A batch (EV_DATA) is one allocation: this header, then CAP bytes. */
+typedef struct { int kind; size_t len; R *r; } Ev;
+
+struct R {
   int fd, efd;
   napi_threadsafe_function tsfn;
   pthread_t th;
@@ -51,9 +61,11 @@ typedef struct {
   int inflight, detach, stop;
   int joined;
   int refs; /* the JS handle and the cleanup hook; touched on the JS thread only */
-} R;
+  Ev last;  /* the last event (END, RELEASED, STOPPED, FAILED) */
+};
 
-typedef struct { int kind; char *buf; size_t len; R *r; } Ev;
+static Ev *new_batch(void) { return malloc(sizeof(Ev) + CAP); }
+static char *bytes(Ev *b) { return (char *)(b + 1); }
 
 static double now_ms(void) {
   struct timespec t;
@@ -86,43 +98,59 @@ static void cleanup(void *arg) {
   unref(r);
 }
 
-static void free_buf(napi_env env, void *data, void *hint) { free(data); }
+/* What signal(handle, 0) does. */
+static void ack(R *r) {
+  pthread_mutex_lock(&r->mu);
+  r->inflight = 0;
+  pthread_mutex_unlock(&r->mu);
+  uint64_t v = 1;
+  if (write(r->efd, &v, 8) < 0) { /* the counter is full: the thread is awake anyway */ }
+}
+
+static void free_batch(napi_env env, void *data, void *hint) { free(hint); }
 
 static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   Ev *e = data;
-  if (!env) { free(e->buf); free(e); return; }
+  R *r = e->r;
+  int kind = e->kind;
+  if (!env) { if (kind == EV_DATA) free(e); return; } /* the environment is going: its hook joins */
   napi_value undef, args[2];
   napi_get_undefined(env, &undef);
-  napi_create_int32(env, e->kind, &args[0]);
-  if (e->kind == EV_DATA) {
-    if (napi_create_external_buffer(env, e->len, e->buf, free_buf, NULL, &args[1]) != napi_ok) {
+  napi_create_int32(env, kind, &args[0]);
+  if (kind == EV_DATA) {
+    if (napi_create_external_buffer(env, e->len, bytes(e), free_batch, e, &args[1]) != napi_ok) {
       /* cannot happen short of memory: copy it instead */
       void *copy;
-      napi_create_buffer_copy(env, e->len, e->buf, &copy, &args[1]);
-      free(e->buf);
+      napi_status copied = napi_create_buffer_copy(env, e->len, bytes(e), &copy, &args[1]);
+      free(e);
+      /* Not even that: V8 is out of memory. The thread is not left waiting for an ack. */
+      if (copied != napi_ok) { ack(r); return; }
     }
   } else {
     napi_get_null(env, &args[1]);
-    /* The last event: the thread has nothing left to do but exit. */
-    R *r = e->r;
+    /* The last event (e is r->last: not touched after the unref). The thread has nothing left to do but exit. */
     join(r);
     napi_remove_env_cleanup_hook(env, cleanup, r);
     unref(r);
   }
-  free(e);
   napi_call_function(env, undef, cb, 2, args, NULL);
 }
 
-static void post(R *r, int kind, char *buf, size_t len) {
-  if (buf && len < CAP / 2) {
+/* Hands a batch of LEN bytes to the JS thread (or frees it if the environment is going). */
+static void post_batch(R *r, Ev *b, size_t len) {
+  if (len < CAP / 2) {
     /* A small batch (an echo, a flood's tail) does not keep CAP bytes until it is collected. */
-    char *small = realloc(buf, len);
-    if (small) buf = small;
+    Ev *small = realloc(b, sizeof(Ev) + len);
+    if (small) b = small;
   }
-  Ev *e = malloc(sizeof *e);
-  if (!e) { free(buf); return; }
-  e->kind = kind; e->buf = buf; e->len = len; e->r = r;
-  if (napi_call_threadsafe_function(r->tsfn, e, napi_tsfn_blocking) != napi_ok) { free(buf); free(e); }
+  b->kind = EV_DATA; b->len = len; b->r = r;
+  if (napi_call_threadsafe_function(r->tsfn, b, napi_tsfn_blocking) != napi_ok) free(b);
+}
+
+/* The last event. If the environment is going it is not delivered: its cleanup hook joins. */
+static void post_last(R *r, int kind) {
+  r->last.kind = kind; r->last.len = 0; r->last.r = r;
+  napi_call_threadsafe_function(r->tsfn, &r->last, napi_tsfn_blocking);
 }
 
 /* Reads what the pty holds now into cur (up to limit bytes in all); -1 at its end (EIO), else 0. */
@@ -140,29 +168,36 @@ static int read_now(int fd, char *cur, size_t *n, size_t limit) {
 
 static void *loop(void *p) {
   R *r = p;
-  char *cur = malloc(CAP);
+  Ev *cur = new_batch();
   size_t n = 0;
   double last = now_ms(), first = 0;
-  int flood = 0, ended = cur == NULL, kind = EV_END;
+  /* ended: the pty's end (EIO); failed: no memory for a batch, or poll failed */
+  int flood = 0, ended = 0, failed = cur == NULL, kind = EV_END;
   struct pollfd fds[2] = {{r->fd, POLLIN, 0}, {r->efd, POLLIN, 0}};
   for (;;) {
     pthread_mutex_lock(&r->mu);
     int inflight = r->inflight, detach = r->detach, stop = r->stop;
     pthread_mutex_unlock(&r->mu);
-    if (stop || detach || ended) {
-      if (detach && !stop && !ended) {
-        /* What the kernel still holds, at most HOLD more: a background job writing on after the
-           program exited must not keep this thread for ever. */
+    if (stop || detach || ended || failed) {
+      if (detach && !ended && !failed) {
+        /* The program exited (a stop as well changes nothing): what the kernel still holds, at
+           most HOLD more; a background job writing on after the program exited must not keep
+           this thread for ever. */
         for (size_t taken = 0; taken < HOLD;) {
           size_t before = n;
-          if (n + READ_SIZE > CAP) { post(r, EV_DATA, cur, n); cur = malloc(CAP); n = 0; before = 0; if (!cur) break; }
-          int end = read_now(r->fd, cur, &n, n + READ_SIZE);
+          if (n + READ_SIZE > CAP) {
+            post_batch(r, cur, n);
+            cur = new_batch(); n = 0; before = 0;
+            if (!cur) { failed = 1; break; }
+          }
+          int end = read_now(r->fd, bytes(cur), &n, n + READ_SIZE);
           taken += n - before;
+          if (end < 0) ended = 1;
           if (end < 0 || n == before) break;
         }
       }
-      if (cur && n) post(r, EV_DATA, cur, n); else free(cur);
-      kind = stop && !ended && !detach ? EV_STOPPED : EV_END;
+      if (cur && n) post_batch(r, cur, n); else free(cur);
+      kind = ended ? EV_END : failed ? EV_FAILED : detach ? EV_END : EV_STOPPED;
       break;
     }
     double t = now_ms();
@@ -172,9 +207,9 @@ static void *loop(void *p) {
         pthread_mutex_lock(&r->mu);
         r->inflight = 1;
         pthread_mutex_unlock(&r->mu);
-        post(r, EV_DATA, cur, n);
-        cur = malloc(CAP); n = 0;
-        if (!cur) ended = 1;
+        post_batch(r, cur, n);
+        cur = new_batch(); n = 0;
+        if (!cur) failed = 1;
         continue;
       }
       wait = GATHER_MS - (t - first);
@@ -187,11 +222,11 @@ static void *loop(void *p) {
     fds[0].fd = n >= HOLD ? -1 : r->fd;
     fds[0].revents = fds[1].revents = 0;
     int rc = ppoll(fds, 2, tsp, NULL);
-    if (rc < 0 && errno != EINTR) { ended = 1; continue; }
+    if (rc < 0 && errno != EINTR) { failed = 1; continue; }
     if (fds[1].revents) { uint64_t v; if (read(r->efd, &v, 8) < 0) { /* EAGAIN: already taken */ } }
     if (fds[0].fd >= 0 && fds[0].revents) {
       size_t before = n;
-      int end = read_now(r->fd, cur, &n, CAP);
+      int end = read_now(r->fd, bytes(cur), &n, CAP);
       if (n > before) {
         double at = now_ms();
         flood = at - last < BURST_GAP_MS || n - before > 4096;
@@ -202,7 +237,7 @@ static void *loop(void *p) {
     }
   }
   close(r->fd);
-  post(r, kind, NULL, 0);
+  post_last(r, kind);
   napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
   return NULL;
 }
@@ -264,9 +299,12 @@ static napi_value signal_(napi_env env, napi_callback_info info) {
   int32_t what;
   if (argc < 2 || napi_get_value_external(env, a[0], (void **)&r) != napi_ok || napi_get_value_int32(env, a[1], &what) != napi_ok)
     return throw_err(env, "signal(handle, what)");
+  if (what == 0) {
+    ack(r);
+    return NULL;
+  }
   pthread_mutex_lock(&r->mu);
-  if (what == 0) r->inflight = 0;
-  else if (what == 1) r->detach = 1;
+  if (what == 1) r->detach = 1;
   else r->stop = 1;
   pthread_mutex_unlock(&r->mu);
   uint64_t v = 1;
