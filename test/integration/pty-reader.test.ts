@@ -8,7 +8,7 @@ import { LocalTargetConnector } from '../../src/targets/local.js';
 import { spawn } from 'node-pty';
 import { PtyReaderThread, ptyReader } from '../../src/targets/pty-reader.js';
 import { dupFd, pendingBytes } from '../../src/targets/termios.js';
-import { createRequire } from 'node:module';
+import { loadAddon } from '../../src/native/load-addon.js';
 import type { ResolvedLocalTarget } from '../../src/config/targets.js';
 import type { ExitInfo, TargetStream } from '../../src/targets/target.js';
 import type { PtyStream } from '../../src/targets/pty-stream.js';
@@ -174,10 +174,8 @@ describe('the pty reader thread', () => {
     // the program's last words, read before the end is reported. The first batch is never acked,
     // so the thread holds its 256 KB and stops reading; the program waits with more in the kernel.
     // Both signals go back to back, straight to the addon, so that the thread sees them together.
-    const addon = createRequire(import.meta.url)('../../src/native/ptyread/build/Release/ptyread.node') as {
-      attach(fd: number, cb: (kind: number, data: Buffer | null) => void): object;
-      signal(handle: object, what: number): void;
-    };
+    const addon = loadAddon<{ attach(fd: number, cb: (kind: number, data: Buffer | null) => void): object; signal(handle: object, what: number): void }>('ptyread')!;
+    expect(addon).toBeDefined();
     for (let round = 0; round < 3; round++) {
       const program = spawn('/bin/sh', ['-c', 'head -c 800000 /dev/zero; sleep 5'], { cols: 80, rows: 24 });
       const fd = (program as unknown as { _fd: number })._fd;
