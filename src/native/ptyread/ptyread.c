@@ -86,25 +86,25 @@ static void join(R *r) {
   pthread_join(r->th, NULL);
 }
 
-/* The environment is going away: stop the thread and wait for it, before its thread-safe function goes. */
-static void cleanup(void *arg) {
-  R *r = arg;
-  pthread_mutex_lock(&r->mu);
-  r->stop = 1;
-  pthread_mutex_unlock(&r->mu);
-  uint64_t v = 1;
-  if (write(r->efd, &v, 8) < 0) { /* the counter is full: it is awake anyway */ }
-  join(r);
-  unref(r);
-}
+enum { SIG_ACK = 0, SIG_DETACH = 1, SIG_STOP = 2 };
 
-/* What signal(handle, 0) does. */
-static void ack(R *r) {
+/* What signal(handle, what) does: the flag under the lock, then the thread woken. */
+static void tell(R *r, int what) {
   pthread_mutex_lock(&r->mu);
-  r->inflight = 0;
+  if (what == SIG_ACK) r->inflight = 0;
+  else if (what == SIG_DETACH) r->detach = 1;
+  else r->stop = 1;
   pthread_mutex_unlock(&r->mu);
   uint64_t v = 1;
   if (write(r->efd, &v, 8) < 0) { /* the counter is full: the thread is awake anyway */ }
+}
+
+/* The environment is going away: stop the thread and wait for it, before its thread-safe function goes. */
+static void cleanup(void *arg) {
+  R *r = arg;
+  tell(r, SIG_STOP);
+  join(r);
+  unref(r);
 }
 
 static void free_batch(napi_env env, void *data, void *hint) { free(hint); }
@@ -124,7 +124,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
       napi_status copied = napi_create_buffer_copy(env, e->len, bytes(e), &copy, &args[1]);
       free(e);
       /* Not even that: V8 is out of memory. The thread is not left waiting for an ack. */
-      if (copied != napi_ok) { ack(r); return; }
+      if (copied != napi_ok) { tell(r, SIG_ACK); return; }
     }
   } else {
     napi_get_null(env, &args[1]);
@@ -299,16 +299,7 @@ static napi_value signal_(napi_env env, napi_callback_info info) {
   int32_t what;
   if (argc < 2 || napi_get_value_external(env, a[0], (void **)&r) != napi_ok || napi_get_value_int32(env, a[1], &what) != napi_ok)
     return throw_err(env, "signal(handle, what)");
-  if (what == 0) {
-    ack(r);
-    return NULL;
-  }
-  pthread_mutex_lock(&r->mu);
-  if (what == 1) r->detach = 1;
-  else r->stop = 1;
-  pthread_mutex_unlock(&r->mu);
-  uint64_t v = 1;
-  if (write(r->efd, &v, 8) < 0) { /* the counter is full: the thread is awake anyway */ }
+  tell(r, what);
   return NULL;
 }
 
