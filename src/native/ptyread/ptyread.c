@@ -11,8 +11,8 @@
 //   4 FAILED: it could not go on (no memory for a batch, poll failed); all it read was delivered.
 // After END, RELEASED, STOPPED or FAILED nothing more comes and the thread has been joined; after
 // RELEASED, STOPPED or FAILED the caller reads the pty itself.
-// detach(handle): read what the kernel still holds (at most HOLD more), deliver it, then END (also
-// when a stop came as well).
+// detach(handle): read what the kernel still holds (at most HOLD more, until it has been quiet for
+// DRAIN_QUIET_MS), deliver it, then END (also when a stop came as well).
 //
 // Handing an event over allocates nothing: a batch carries its event header in front of its bytes,
 // and the last event lives in the state. So no event is ever lost to a failed allocation.
@@ -45,6 +45,9 @@
 #define GATHER_MS 3.0
 #define BURST_GAP_MS 0.3
 #define QUIET_MS 250.0
+/* At a detach, once nothing is readable: how long to wait for more, and how many times in a row. */
+#define DRAIN_QUIET_MS 2.0
+#define DRAIN_TRIES 3
 #define STACK (256 * 1024)
 
 enum { EV_DATA = 0, EV_END = 1, EV_RELEASED = 2, EV_STOPPED = 3, EV_FAILED = 4 };
@@ -183,6 +186,7 @@ static void *loop(void *p) {
         /* The program exited (a stop as well changes nothing): what the kernel still holds, at
            most HOLD more; a background job writing on after the program exited must not keep
            this thread for ever. */
+        int idle = 0;
         for (size_t taken = 0; taken < HOLD;) {
           size_t before = n;
           if (n + READ_SIZE > CAP) {
@@ -192,8 +196,14 @@ static void *loop(void *p) {
           }
           int end = read_now(r->fd, bytes(cur), &n, n + READ_SIZE);
           taken += n - before;
-          if (end < 0) ended = 1;
-          if (end < 0 || n == before) break;
+          if (end < 0) { ended = 1; break; }
+          if (n > before) { idle = 0; continue; }
+          /* Nothing readable now, but the kernel may still be passing the program's last output
+             on (a kernel worker moves a pty's buffered bytes to where they are read): wait a
+             moment for more, a few times at most. */
+          struct pollfd pf = {r->fd, POLLIN, 0};
+          struct timespec q = {0, (long)(DRAIN_QUIET_MS * 1e6)};
+          if (++idle > DRAIN_TRIES || ppoll(&pf, 1, &q, NULL) <= 0) break;
         }
       }
       if (cur && n) post_batch(r, cur, n); else free(cur);
